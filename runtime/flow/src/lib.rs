@@ -1,0 +1,1 @@
+//! Flow documents for Sluice.
