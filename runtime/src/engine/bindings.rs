@@ -1,0 +1,45 @@
+//! Host-side bindings for the `sluice:flow` worlds, generated from `wit/`.
+//!
+//! The `action` world generates the shared `types` and `log` interfaces; the
+//! other worlds reuse them through `with`, so a `User` or `StepError` is one
+//! Rust type no matter which world a component targets.
+
+#![expect(missing_docs, reason = "generated code; the WIT file documents every item")]
+
+/// Bindings for the `action` world.
+pub mod action {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "sluice:flow/action",
+    });
+}
+
+/// Bindings for the `connector` world.
+pub mod connector {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "sluice:flow/connector",
+        require_store_data_send: true,
+        with: {
+            "sluice:flow/types": super::action::sluice::flow::types,
+            "sluice:flow/log": super::action::sluice::flow::log,
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            "wasi:io": wasmtime_wasi::p2::bindings::io,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+        },
+    });
+}
+
+/// Bindings for the `condition` world.
+pub mod condition {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "sluice:flow/condition",
+        with: {
+            "sluice:flow/types": super::action::sluice::flow::types,
+        },
+    });
+}
+
+pub use action::sluice::flow::types;
+pub use action::sluice::flow::log;

@@ -1,0 +1,16 @@
+//! `sluice:flow/connector-config`: a connector's own settings and secrets.
+
+use crate::engine::StepState;
+use crate::engine::bindings::connector::sluice::flow::connector_config::Host;
+
+impl Host for StepState {
+    fn get(&mut self, key: String) -> Option<String> {
+        self.host.charge().ok()?;
+        self.host.context.connector.config.get(&key).cloned()
+    }
+
+    fn secret(&mut self, name: String) -> Option<String> {
+        self.host.charge().ok()?;
+        self.host.context.connector.secrets.get(&name).cloned()
+    }
+}

@@ -1,0 +1,23 @@
+//! `sluice:flow/consent`: grant and revoke a user's consent per application.
+
+use crate::engine::StepState;
+use crate::engine::bindings::action::sluice::flow::consent::Host;
+use crate::engine::bindings::types::StepError;
+
+impl Host for StepState {
+    fn grant(&mut self, user_id: String, app_id: String, scopes: Vec<String>) -> Result<Vec<String>, StepError> {
+        self.host.charge()?;
+        let ctx = &self.host.context;
+        Ok(ctx
+            .store
+            .grant_consent(&ctx.project, &user_id, &app_id, &scopes, &ctx.actor)?)
+    }
+
+    fn revoke(&mut self, user_id: String, app_id: String, scopes: Vec<String>) -> Result<Vec<String>, StepError> {
+        self.host.charge()?;
+        let ctx = &self.host.context;
+        Ok(ctx
+            .store
+            .revoke_consent(&ctx.project, &user_id, &app_id, &scopes, &ctx.actor)?)
+    }
+}

@@ -1,0 +1,30 @@
+//! `sluice:flow/log`: guest log messages into the host's structured log.
+
+use crate::engine::StepState;
+use crate::engine::bindings::log::{Host, Level};
+
+/// Longest guest log message kept; longer ones are cut at a character
+/// boundary.
+const MAX_MESSAGE_LEN: usize = 4096;
+
+impl Host for StepState {
+    fn log(&mut self, level: Level, message: String) {
+        if self.host.charge().is_err() {
+            return;
+        }
+        let mut end = message.len().min(MAX_MESSAGE_LEN);
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        let message = &message[..end];
+        let ctx = &self.host.context;
+        let (flow, run, step) = (&ctx.flow_id, &ctx.run_id, &ctx.step_id);
+        match level {
+            Level::Trace => tracing::trace!(flow.id = %flow, run.id = %run, step.id = %step, "{message}"),
+            Level::Debug => tracing::debug!(flow.id = %flow, run.id = %run, step.id = %step, "{message}"),
+            Level::Info => tracing::info!(flow.id = %flow, run.id = %run, step.id = %step, "{message}"),
+            Level::Warn => tracing::warn!(flow.id = %flow, run.id = %run, step.id = %step, "{message}"),
+            Level::Error => tracing::error!(flow.id = %flow, run.id = %run, step.id = %step, "{message}"),
+        }
+    }
+}

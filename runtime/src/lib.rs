@@ -1,0 +1,12 @@
+//! Sluice: a self-hosted runtime for identity management flows.
+//!
+//! A flow is a graph of steps, each a WebAssembly component that targets one
+//! of the `sluice:flow` worlds. The [`engine`] loads and runs components in a
+//! sandbox, the [`executor`] walks a validated flow from its start step to an
+//! End step, and the [`store`] holds the users, tenants and audit events that
+//! the `action` world's host calls read and change.
+
+pub mod engine;
+pub mod host;
+pub mod model;
+pub mod store;

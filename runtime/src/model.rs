@@ -1,0 +1,307 @@
+//! Identity records as the host stores them and as the API returns them.
+//!
+//! Field names follow Descope's management API (camelCase JSON), so the same
+//! types serve the store, the flow context (`user.*`, `tenant.*`,
+//! `triggeringEvent.*`) and the HTTP responses.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Lifecycle status of a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum UserStatus {
+    /// The user can sign in.
+    #[default]
+    Enabled,
+    /// The user cannot sign in.
+    Disabled,
+    /// The user was invited and has not signed in yet.
+    Invited,
+    /// The invitation expired.
+    Expired,
+}
+
+impl UserStatus {
+    /// Returns the status name as the API spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enabled => "enabled",
+            Self::Disabled => "disabled",
+            Self::Invited => "invited",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+/// A user's membership in one tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct UserTenant {
+    /// Id of the tenant.
+    pub tenant_id: String,
+    /// Display name of the tenant.
+    #[serde(default)]
+    pub tenant_name: String,
+    /// Roles inside the tenant.
+    #[serde(default)]
+    pub role_names: Vec<String>,
+}
+
+/// A user of a project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    /// Identifier assigned at creation.
+    pub user_id: String,
+    /// Login ids; the first is the primary one.
+    pub login_ids: Vec<String>,
+    /// Email address.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Phone number.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Full display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Given name.
+    #[serde(default)]
+    pub given_name: Option<String>,
+    /// Family name.
+    #[serde(default)]
+    pub family_name: Option<String>,
+    /// Lifecycle status.
+    #[serde(default)]
+    pub status: UserStatus,
+    /// Whether the email address was verified.
+    #[serde(default)]
+    pub verified_email: bool,
+    /// Whether the phone number was verified.
+    #[serde(default)]
+    pub verified_phone: bool,
+    /// Project-level roles.
+    #[serde(default)]
+    pub role_names: Vec<String>,
+    /// Tenant memberships.
+    #[serde(default)]
+    pub user_tenants: Vec<UserTenant>,
+    /// Custom attributes.
+    #[serde(default)]
+    pub custom_attributes: Map<String, Value>,
+    /// Creation time in seconds since the Unix epoch.
+    #[serde(default)]
+    pub created_time: u64,
+}
+
+/// Fields of a new user, or the full replacement of an existing one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct NewUser {
+    /// Primary login id, unique within the project.
+    pub login_id: String,
+    /// Extra login ids.
+    #[serde(default)]
+    pub additional_login_ids: Vec<String>,
+    /// Email address.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Phone number.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Full display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Given name.
+    #[serde(default)]
+    pub given_name: Option<String>,
+    /// Family name.
+    #[serde(default)]
+    pub family_name: Option<String>,
+    /// Initial status; enabled when absent.
+    #[serde(default)]
+    pub status: Option<UserStatus>,
+    /// Whether the email address is verified.
+    #[serde(default)]
+    pub verified_email: bool,
+    /// Whether the phone number is verified.
+    #[serde(default)]
+    pub verified_phone: bool,
+    /// Project-level roles.
+    #[serde(default)]
+    pub role_names: Vec<String>,
+    /// Tenant memberships.
+    #[serde(default)]
+    pub user_tenants: Vec<UserTenant>,
+    /// Custom attributes.
+    #[serde(default)]
+    pub custom_attributes: Map<String, Value>,
+}
+
+impl NewUser {
+    /// Returns every login id of the new user, primary first.
+    pub fn login_ids(&self) -> Vec<String> {
+        let mut ids = vec![self.login_id.clone()];
+        ids.extend(self.additional_login_ids.iter().cloned());
+        ids
+    }
+}
+
+/// Query for a user search.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct UserQuery {
+    /// Match any of these login ids.
+    #[serde(default)]
+    pub login_ids: Vec<String>,
+    /// Match any of these statuses.
+    #[serde(default)]
+    pub statuses: Vec<UserStatus>,
+    /// Match members of any of these tenants.
+    #[serde(default)]
+    pub tenant_ids: Vec<String>,
+    /// Match holders of any of these roles.
+    #[serde(default)]
+    pub role_names: Vec<String>,
+    /// Case-insensitive text matched against login ids, email, phone and name.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Zero-based page number.
+    #[serde(default)]
+    pub page: u32,
+    /// Users per page; 0 means the default.
+    #[serde(default)]
+    pub limit: u32,
+}
+
+/// Default and maximum page size of a user search.
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+impl UserQuery {
+    /// Returns whether `user` matches every filter of the query.
+    pub fn matches(&self, user: &User) -> bool {
+        let login_match = self.login_ids.is_empty()
+            || user.login_ids.iter().any(|id| self.login_ids.contains(id));
+        let status_match = self.statuses.is_empty() || self.statuses.contains(&user.status);
+        let tenant_match = self.tenant_ids.is_empty()
+            || user
+                .user_tenants
+                .iter()
+                .any(|t| self.tenant_ids.contains(&t.tenant_id));
+        let role_match = self.role_names.is_empty()
+            || user.role_names.iter().any(|r| self.role_names.contains(r))
+            || user
+                .user_tenants
+                .iter()
+                .flat_map(|t| &t.role_names)
+                .any(|r| self.role_names.contains(r));
+        let text_match = match &self.text {
+            None => true,
+            Some(text) if text.is_empty() => true,
+            Some(text) => {
+                let needle = text.to_lowercase();
+                let fields = user
+                    .login_ids
+                    .iter()
+                    .chain(user.email.iter())
+                    .chain(user.phone.iter())
+                    .chain(user.name.iter());
+                fields
+                    .into_iter()
+                    .any(|field| field.to_lowercase().contains(&needle))
+            }
+        };
+        login_match && status_match && tenant_match && role_match && text_match
+    }
+
+    /// Returns the effective page size.
+    pub fn page_size(&self) -> u32 {
+        if self.limit == 0 {
+            MAX_PAGE_SIZE
+        } else {
+            self.limit.min(MAX_PAGE_SIZE)
+        }
+    }
+}
+
+/// A tenant of a project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Tenant {
+    /// Tenant id, unique within the project.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Email domains whose users may join by themselves.
+    #[serde(default)]
+    pub self_provisioning_domains: Vec<String>,
+    /// Custom attributes.
+    #[serde(default)]
+    pub custom_attributes: Map<String, Value>,
+}
+
+/// Severity of an audit event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditType {
+    /// Normal activity.
+    #[default]
+    Info,
+    /// Activity worth a look.
+    Warn,
+    /// A failure.
+    Error,
+}
+
+/// A recorded audit event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEvent {
+    /// Identifier assigned by the host.
+    pub id: String,
+    /// Project the event belongs to.
+    pub project_id: String,
+    /// Event name, for example `UserCreated`.
+    pub action: String,
+    /// Severity.
+    #[serde(rename = "type")]
+    pub audit_type: AuditType,
+    /// Time of the event in milliseconds since the Unix epoch.
+    pub occurred: u64,
+    /// Who caused the event.
+    pub actor_id: String,
+    /// The user the event is about.
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// Login ids of that user at the time of the event.
+    #[serde(default)]
+    pub external_ids: Vec<String>,
+    /// Tenants the event is about.
+    #[serde(default)]
+    pub tenants: Vec<String>,
+    /// Network address of the caller.
+    #[serde(default)]
+    pub remote_address: Option<String>,
+    /// Event details.
+    #[serde(default)]
+    pub data: Map<String, Value>,
+}
+
+/// An audit event before the store assigns its id and time.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NewAuditEvent {
+    /// Event name.
+    pub action: String,
+    /// Severity.
+    pub audit_type: AuditType,
+    /// Who caused the event.
+    pub actor_id: String,
+    /// The user the event is about.
+    pub user_id: Option<String>,
+    /// Tenants the event is about.
+    pub tenants: Vec<String>,
+    /// Network address of the caller.
+    pub remote_address: Option<String>,
+    /// Event details.
+    pub data: Map<String, Value>,
+}

@@ -1,0 +1,457 @@
+//! An in-memory [`IdentityStore`] for local runs and tests.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use serde_json::{Map, Value};
+
+use super::{Actor, IdentityStore, StoreError, TenantChange, UserChange, now_millis};
+use crate::model::{AuditEvent, AuditType, NewAuditEvent, NewUser, Tenant, User, UserQuery};
+
+/// Identity data of all projects, held in memory behind one lock.
+///
+/// Each operation takes the lock once, so a change and its audit event are
+/// applied together.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    projects: Mutex<HashMap<String, ProjectData>>,
+}
+
+#[derive(Debug, Default)]
+struct ProjectData {
+    users: BTreeMap<String, User>,
+    /// Login id to user id.
+    login_ids: HashMap<String, String>,
+    tenants: BTreeMap<String, Tenant>,
+    /// (user id, app id) to granted scopes.
+    consents: HashMap<(String, String), BTreeSet<String>>,
+    audit: Vec<AuditEvent>,
+    next_id: u64,
+}
+
+impl ProjectData {
+    fn generate_id(&mut self, prefix: &str) -> String {
+        self.next_id += 1;
+        format!("{prefix}{}", uuid::Uuid::new_v4().simple())
+    }
+
+    fn user(&self, user_id: &str) -> Result<&User, StoreError> {
+        self.users.get(user_id).ok_or_else(|| StoreError::NotFound {
+            kind: "user",
+            id: user_id.to_owned(),
+        })
+    }
+
+    fn record(&mut self, project: &str, event: NewAuditEvent) -> AuditEvent {
+        let external_ids = event
+            .user_id
+            .as_deref()
+            .and_then(|id| self.users.get(id))
+            .map(|user| user.login_ids.clone())
+            .unwrap_or_default();
+        let stored = AuditEvent {
+            id: self.generate_id("A"),
+            project_id: project.to_owned(),
+            action: event.action,
+            audit_type: event.audit_type,
+            occurred: now_millis(),
+            actor_id: event.actor_id,
+            user_id: event.user_id,
+            external_ids,
+            tenants: event.tenants,
+            remote_address: event.remote_address,
+            data: event.data,
+        };
+        self.audit.push(stored.clone());
+        stored
+    }
+
+    fn record_change(
+        &mut self,
+        project: &str,
+        action: &str,
+        actor: &Actor,
+        user_id: Option<&str>,
+        tenants: Vec<String>,
+    ) {
+        self.record(
+            project,
+            NewAuditEvent {
+                action: action.to_owned(),
+                audit_type: AuditType::Info,
+                actor_id: actor.id.clone(),
+                user_id: user_id.map(str::to_owned),
+                tenants,
+                remote_address: actor.remote_address.clone(),
+                data: Map::new(),
+            },
+        );
+    }
+
+    /// Checks that every tenant the user belongs to exists and fills in the
+    /// tenant names.
+    fn resolve_tenants(&self, user: &mut User) -> Result<(), StoreError> {
+        for membership in &mut user.user_tenants {
+            let tenant = self
+                .tenants
+                .get(&membership.tenant_id)
+                .ok_or_else(|| StoreError::NotFound {
+                    kind: "tenant",
+                    id: membership.tenant_id.clone(),
+                })?;
+            membership.tenant_name.clone_from(&tenant.name);
+        }
+        Ok(())
+    }
+
+    /// Checks that the user's login ids are valid and not used by another user.
+    fn check_login_ids(&self, user: &User) -> Result<(), StoreError> {
+        if user.login_ids.is_empty() {
+            return Err(StoreError::Invalid(
+                "a user needs at least one login id".to_owned(),
+            ));
+        }
+        for login_id in &user.login_ids {
+            if login_id.trim().is_empty() {
+                return Err(StoreError::Invalid(
+                    "login id must not be empty".to_owned(),
+                ));
+            }
+            if let Some(owner) = self.login_ids.get(login_id)
+                && owner != &user.user_id
+            {
+                return Err(StoreError::Conflict(format!(
+                    "login id `{login_id}` is already used by another user"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn save_user(&mut self, user: User) {
+        if let Some(old) = self.users.get(&user.user_id) {
+            for login_id in &old.login_ids {
+                self.login_ids.remove(login_id);
+            }
+        }
+        for login_id in &user.login_ids {
+            self.login_ids.insert(login_id.clone(), user.user_id.clone());
+        }
+        self.users.insert(user.user_id.clone(), user);
+    }
+}
+
+impl MemoryStore {
+    /// Creates an empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with_project<R>(&self, project: &str, f: impl FnOnce(&mut ProjectData) -> R) -> R {
+        let mut projects = self
+            .projects
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(projects.entry(project.to_owned()).or_default())
+    }
+
+    /// Inserts users and tenants as they are, without audit events: for
+    /// seeding a store from a fixture. Tenants are inserted first.
+    ///
+    /// # Errors
+    ///
+    /// Fails when a user has no login id, shares one with another user, or
+    /// belongs to a tenant that is not in the store.
+    pub fn seed(&self, project: &str, users: Vec<User>, tenants: Vec<Tenant>) -> Result<(), StoreError> {
+        self.with_project(project, |data| {
+            for tenant in tenants {
+                data.tenants.insert(tenant.id.clone(), tenant);
+            }
+            for mut user in users {
+                if user.user_id.is_empty() {
+                    user.user_id = data.generate_id("U");
+                }
+                if user.created_time == 0 {
+                    user.created_time = now_millis() / 1000;
+                }
+                data.check_login_ids(&user)?;
+                data.resolve_tenants(&mut user)?;
+                data.save_user(user);
+            }
+            Ok(())
+        })
+    }
+}
+
+impl IdentityStore for MemoryStore {
+    fn load_user(&self, project: &str, user_id: &str) -> Result<User, StoreError> {
+        self.with_project(project, |data| data.user(user_id).cloned())
+    }
+
+    fn load_user_by_login_id(&self, project: &str, login_id: &str) -> Result<User, StoreError> {
+        self.with_project(project, |data| {
+            let user_id = data
+                .login_ids
+                .get(login_id)
+                .ok_or_else(|| StoreError::NotFound {
+                    kind: "user",
+                    id: login_id.to_owned(),
+                })?;
+            data.user(user_id).cloned()
+        })
+    }
+
+    fn create_user(&self, project: &str, new: NewUser, actor: &Actor) -> Result<User, StoreError> {
+        self.with_project(project, |data| {
+            let mut user = User {
+                user_id: data.generate_id("U"),
+                login_ids: new.login_ids(),
+                email: new.email,
+                phone: new.phone,
+                name: new.name,
+                given_name: new.given_name,
+                family_name: new.family_name,
+                status: new.status.unwrap_or_default(),
+                verified_email: new.verified_email,
+                verified_phone: new.verified_phone,
+                role_names: new.role_names,
+                user_tenants: new.user_tenants,
+                custom_attributes: new.custom_attributes,
+                created_time: now_millis() / 1000,
+            };
+            data.check_login_ids(&user)?;
+            data.resolve_tenants(&mut user)?;
+            let tenants = user.user_tenants.iter().map(|t| t.tenant_id.clone()).collect();
+            data.save_user(user.clone());
+            data.record_change(project, "UserCreated", actor, Some(&user.user_id), tenants);
+            Ok(user)
+        })
+    }
+
+    fn modify_user(
+        &self,
+        project: &str,
+        user_id: &str,
+        audit_action: &str,
+        actor: &Actor,
+        change: UserChange<'_>,
+    ) -> Result<User, StoreError> {
+        self.with_project(project, |data| {
+            let before = data.user(user_id)?.clone();
+            let mut user = before.clone();
+            change(&mut user)?;
+            user.user_id = before.user_id.clone();
+            user.created_time = before.created_time;
+            data.check_login_ids(&user)?;
+            data.resolve_tenants(&mut user)?;
+            if user != before {
+                let tenants = user.user_tenants.iter().map(|t| t.tenant_id.clone()).collect();
+                data.save_user(user.clone());
+                data.record_change(project, audit_action, actor, Some(user_id), tenants);
+            }
+            Ok(user)
+        })
+    }
+
+    fn delete_user(&self, project: &str, user_id: &str, actor: &Actor) -> Result<(), StoreError> {
+        self.with_project(project, |data| {
+            let user = data.user(user_id)?.clone();
+            let tenants = user.user_tenants.iter().map(|t| t.tenant_id.clone()).collect();
+            data.record_change(project, "UserDeleted", actor, Some(user_id), tenants);
+            for login_id in &user.login_ids {
+                data.login_ids.remove(login_id);
+            }
+            data.users.remove(user_id);
+            data.consents.retain(|(user, _), _| user != user_id);
+            Ok(())
+        })
+    }
+
+    fn search_users(&self, project: &str, query: &UserQuery) -> Result<(Vec<User>, u32), StoreError> {
+        self.with_project(project, |data| {
+            let matching: Vec<&User> = data.users.values().filter(|u| query.matches(u)).collect();
+            let total = u32::try_from(matching.len()).unwrap_or(u32::MAX);
+            let size = query.page_size() as usize;
+            let page = matching
+                .into_iter()
+                .skip(size.saturating_mul(query.page as usize))
+                .take(size)
+                .cloned()
+                .collect();
+            Ok((page, total))
+        })
+    }
+
+    fn load_tenant(&self, project: &str, tenant_id: &str) -> Result<Tenant, StoreError> {
+        self.with_project(project, |data| {
+            data.tenants
+                .get(tenant_id)
+                .cloned()
+                .ok_or_else(|| StoreError::NotFound {
+                    kind: "tenant",
+                    id: tenant_id.to_owned(),
+                })
+        })
+    }
+
+    fn create_tenant(&self, project: &str, mut tenant: Tenant, actor: &Actor) -> Result<Tenant, StoreError> {
+        self.with_project(project, |data| {
+            if tenant.id.is_empty() {
+                tenant.id = data.generate_id("T");
+            }
+            if tenant.name.trim().is_empty() {
+                return Err(StoreError::Invalid("tenant name must not be empty".to_owned()));
+            }
+            if data.tenants.contains_key(&tenant.id) {
+                return Err(StoreError::Conflict(format!(
+                    "tenant id `{}` is already used",
+                    tenant.id
+                )));
+            }
+            data.tenants.insert(tenant.id.clone(), tenant.clone());
+            data.record_change(project, "TenantCreated", actor, None, vec![tenant.id.clone()]);
+            Ok(tenant)
+        })
+    }
+
+    fn modify_tenant(
+        &self,
+        project: &str,
+        tenant_id: &str,
+        actor: &Actor,
+        change: TenantChange<'_>,
+    ) -> Result<Tenant, StoreError> {
+        self.with_project(project, |data| {
+            let before = data
+                .tenants
+                .get(tenant_id)
+                .cloned()
+                .ok_or_else(|| StoreError::NotFound {
+                    kind: "tenant",
+                    id: tenant_id.to_owned(),
+                })?;
+            let mut tenant = before.clone();
+            change(&mut tenant)?;
+            tenant.id = before.id.clone();
+            if tenant.name.trim().is_empty() {
+                return Err(StoreError::Invalid("tenant name must not be empty".to_owned()));
+            }
+            if tenant != before {
+                if tenant.name != before.name {
+                    for user in data.users.values_mut() {
+                        for membership in &mut user.user_tenants {
+                            if membership.tenant_id == tenant.id {
+                                membership.tenant_name.clone_from(&tenant.name);
+                            }
+                        }
+                    }
+                }
+                data.tenants.insert(tenant.id.clone(), tenant.clone());
+                data.record_change(project, "TenantModified", actor, None, vec![tenant.id.clone()]);
+            }
+            Ok(tenant)
+        })
+    }
+
+    fn delete_tenant(&self, project: &str, tenant_id: &str, actor: &Actor) -> Result<(), StoreError> {
+        self.with_project(project, |data| {
+            if data.tenants.remove(tenant_id).is_none() {
+                return Err(StoreError::NotFound {
+                    kind: "tenant",
+                    id: tenant_id.to_owned(),
+                });
+            }
+            for user in data.users.values_mut() {
+                user.user_tenants.retain(|t| t.tenant_id != tenant_id);
+            }
+            data.record_change(project, "TenantDeleted", actor, None, vec![tenant_id.to_owned()]);
+            Ok(())
+        })
+    }
+
+    fn list_tenants(&self, project: &str) -> Result<Vec<Tenant>, StoreError> {
+        self.with_project(project, |data| Ok(data.tenants.values().cloned().collect()))
+    }
+
+    fn grant_consent(
+        &self,
+        project: &str,
+        user_id: &str,
+        app_id: &str,
+        scopes: &[String],
+        actor: &Actor,
+    ) -> Result<Vec<String>, StoreError> {
+        self.with_project(project, |data| {
+            data.user(user_id)?;
+            if app_id.trim().is_empty() {
+                return Err(StoreError::Invalid("app id must not be empty".to_owned()));
+            }
+            let granted = data
+                .consents
+                .entry((user_id.to_owned(), app_id.to_owned()))
+                .or_default();
+            granted.extend(scopes.iter().cloned());
+            let result: Vec<String> = granted.iter().cloned().collect();
+            let mut event = consent_event("ConsentGranted", actor, user_id, app_id, scopes);
+            event.data.insert("granted".to_owned(), Value::from(result.clone()));
+            data.record(project, event);
+            Ok(result)
+        })
+    }
+
+    fn revoke_consent(
+        &self,
+        project: &str,
+        user_id: &str,
+        app_id: &str,
+        scopes: &[String],
+        actor: &Actor,
+    ) -> Result<Vec<String>, StoreError> {
+        self.with_project(project, |data| {
+            data.user(user_id)?;
+            let key = (user_id.to_owned(), app_id.to_owned());
+            let remaining: Vec<String> = match data.consents.get_mut(&key) {
+                Some(granted) if !scopes.is_empty() => {
+                    for scope in scopes {
+                        granted.remove(scope);
+                    }
+                    granted.iter().cloned().collect()
+                }
+                _ => Vec::new(),
+            };
+            if remaining.is_empty() {
+                data.consents.remove(&key);
+            }
+            let mut event = consent_event("ConsentRevoked", actor, user_id, app_id, scopes);
+            event.data.insert("granted".to_owned(), Value::from(remaining.clone()));
+            data.record(project, event);
+            Ok(remaining)
+        })
+    }
+
+    fn record_audit(&self, project: &str, event: NewAuditEvent) -> Result<AuditEvent, StoreError> {
+        if event.action.trim().is_empty() {
+            return Err(StoreError::Invalid("audit action must not be empty".to_owned()));
+        }
+        Ok(self.with_project(project, |data| data.record(project, event)))
+    }
+
+    fn audit_events(&self, project: &str) -> Result<Vec<AuditEvent>, StoreError> {
+        self.with_project(project, |data| Ok(data.audit.clone()))
+    }
+}
+
+fn consent_event(action: &str, actor: &Actor, user_id: &str, app_id: &str, scopes: &[String]) -> NewAuditEvent {
+    let mut data = Map::new();
+    data.insert("appId".to_owned(), Value::from(app_id));
+    data.insert("scopes".to_owned(), Value::from(scopes.to_vec()));
+    NewAuditEvent {
+        action: action.to_owned(),
+        audit_type: AuditType::Info,
+        actor_id: actor.id.clone(),
+        user_id: Some(user_id.to_owned()),
+        tenants: Vec::new(),
+        remote_address: actor.remote_address.clone(),
+        data,
+    }
+}
