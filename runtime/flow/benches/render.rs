@@ -2,7 +2,10 @@
 //!
 //! Run with `cargo bench -p sluice-flow --bench render`.
 
-#![expect(missing_docs, reason = "criterion_group! generates an undocumented public function")]
+#![expect(
+    missing_docs,
+    reason = "criterion_group! generates an undocumented public function"
+)]
 
 use std::hint::black_box;
 

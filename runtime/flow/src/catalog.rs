@@ -50,7 +50,7 @@ impl FromStr for World {
     }
 }
 
-/// The components a flow may use, as the host knows them.
+/// Components installed in the host, which flows may reference.
 pub trait ComponentCatalog {
     /// Returns the world of the component named by `reference`, or `None`
     /// when no such component exists. `file:` references are relative to the

@@ -20,7 +20,7 @@ pub struct CompiledFlow {
     pub description: String,
     /// Document version, 1 or more.
     pub version: u32,
-    /// What starts a run.
+    /// Conditions that start a run.
     pub trigger: Trigger,
     /// Index into `steps` of the first step.
     pub start: usize,
@@ -37,7 +37,8 @@ impl CompiledFlow {
     }
 }
 
-/// What starts a run of a flow.
+/// Conditions that start a run of a flow: API calls, audit events and,
+/// later, schedules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Trigger {
@@ -112,7 +113,7 @@ impl fmt::Display for StepKind {
     }
 }
 
-/// What happens when a step fails.
+/// Error handling mode of a step: the action taken when the step fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ErrorHandling {
@@ -176,7 +177,7 @@ pub struct CompiledStep {
     /// the step id unless the document sets `contextKey`. Conditions and End
     /// steps store nothing and carry their id here.
     pub context_key: String,
-    /// What happens when the step fails.
+    /// Action taken when the step fails.
     pub on_error: ErrorHandling,
     /// Outcome (`success`, `error` or a branch name) to the index of the next
     /// step. Empty for End steps.

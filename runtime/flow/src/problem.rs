@@ -15,9 +15,9 @@ pub struct Problem {
     /// root (`start`, `steps[3].id`). Empty when the problem concerns the
     /// whole step or the whole flow.
     pub location: String,
-    /// What is wrong, naming the value involved.
+    /// Description of the problem, naming the value involved.
     pub message: String,
-    /// What to change.
+    /// Change that fixes the problem.
     pub fix: String,
 }
 
@@ -68,8 +68,8 @@ const DOCUMENT_FIELDS: [&str; 9] = [
     "steps",
 ];
 
-/// Step fields in the order the docs present them. The empty name stands
-/// for the whole step; fields not listed sort last.
+/// Step fields in the order the docs present them. The empty name is
+/// the whole step, and fields not listed sort last.
 const STEP_FIELDS: [&str; 13] = [
     "",
     "id",

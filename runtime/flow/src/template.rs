@@ -39,12 +39,12 @@ pub enum TextPart {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}{message}", location_prefix(.location))]
 pub struct TemplateError {
-    /// Where the string sits inside the parsed value, such as
+    /// Location of the string inside the parsed value, such as
     /// `.customAttributes.plan` or `[0]`; empty for the value itself.
     pub location: String,
-    /// What is wrong, naming the expression.
+    /// Description of the problem, naming the expression.
     pub message: String,
-    /// What to change.
+    /// Change that fixes the expression.
     pub fix: String,
 }
 

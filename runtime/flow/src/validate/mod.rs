@@ -41,6 +41,9 @@ pub fn validate(text: &str, catalog: &dyn ComponentCatalog) -> Result<CompiledFl
         Err(error) => return Err(vec![syntax_problem(&error)]),
     };
 
+    // TODO: members of one JSON object are checked in key order, not in
+    // document order, because serde_json's Map keeps keys sorted unless its
+    // `preserve_order` feature is on. Remove once the workspace enables it.
     let mut problems = Problems::default();
     let header = read_header(&document, &mut problems);
     let steps = read_steps(&document, catalog, &mut problems);

@@ -27,7 +27,8 @@ const STEP_FIELDS: [&str; 10] = [
 /// Step kinds and fields that need a user in front of a screen.
 const INTERACTIVE: [&str; 2] = ["screen", "form"];
 
-/// What one step contributes to the flow, with every part that could be read.
+/// Parts of one step that could be read, for the cross-step checks and for
+/// compilation.
 pub(super) struct StepDraft<'v> {
     pub(super) kind: Option<StepKind>,
     pub(super) component: Option<String>,
@@ -69,7 +70,7 @@ pub(super) fn read_step<'v>(
     reporter.unknown_fields(step, "", &STEP_FIELDS, &INTERACTIVE);
 
     if interactive {
-        // The interactive problem says what to do, and checks for a kind the
+        // The interactive problem already gives the fix, and checks for a kind the
         // step does not have would only add noise. The edges still count, so
         // the steps after this one are not reported as unreachable.
         draft.edges = read_next(step.get("next"), None, ErrorHandling::Automatic, reporter);

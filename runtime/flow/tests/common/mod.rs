@@ -1,4 +1,4 @@
-//! A fixed component catalog that stands in for the host in tests.
+//! A fixed component catalog that replaces the host's catalog in tests.
 
 use sluice_flow::{ComponentCatalog, World};
 
