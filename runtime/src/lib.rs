@@ -6,7 +6,11 @@
 //! End step, and the [`store`] holds the users, tenants and audit events that
 //! the `action` world's host calls read and change.
 
+pub mod cli;
 pub mod engine;
+pub mod executor;
+pub mod flow_file;
 pub mod host;
 pub mod model;
+pub mod registry;
 pub mod store;

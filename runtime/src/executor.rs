@@ -1,0 +1,527 @@
+//! Runs a compiled flow: walks from the start step to an End step, running
+//! each component step in the engine and keeping the flow context.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use sluice_flow::{CompiledFlow, CompiledStep, ErrorHandling, StepKind};
+
+use crate::engine::{Engine, ErrorKind, StepFailure, StepLimits, StepOutput};
+use crate::host::{ConnectorBinding, HostContext};
+use crate::registry::ComponentRegistry;
+use crate::store::{Actor, IdentityStore};
+
+/// Limits of whole runs and the bounds of per-step limits.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    /// Steps a run may take, End included, before it fails. Flows may loop,
+    /// so this is what stops a loop that never exits.
+    pub max_steps: u32,
+    /// Limits of a step that sets none.
+    pub default_limits: StepLimits,
+    /// Highest limits a flow step may ask for.
+    pub max_limits: StepLimits,
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        Self {
+            max_steps: 1_000,
+            default_limits: StepLimits::default(),
+            max_limits: StepLimits {
+                timeout: Duration::from_secs(30),
+                memory_bytes: 256 << 20,
+                ..StepLimits::default()
+            },
+        }
+    }
+}
+
+/// One run to perform.
+#[derive(Debug, Clone, Default)]
+pub struct RunRequest {
+    /// Project whose data the run reads and changes.
+    pub project: String,
+    /// Run inputs, available as `client.*`.
+    pub input: Map<String, Value>,
+    /// The audit event that started the run, available as `triggeringEvent.*`.
+    pub triggering_event: Option<Value>,
+    /// Run id; a new one is generated when `None`.
+    pub run_id: Option<String>,
+    /// Whether the trace keeps each step's output.
+    pub keep_step_outputs: bool,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// An End step was reached.
+    Completed,
+    /// A step failed with automatic error handling, or a limit was hit.
+    Failed,
+}
+
+/// Why a run failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunFailure {
+    /// Step that failed, if the failure belongs to one.
+    pub step_id: Option<String>,
+    /// Error kind, such as `not-found` or `timeout`.
+    pub kind: String,
+    /// What happened.
+    pub message: String,
+}
+
+impl std::fmt::Display for RunFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.step_id {
+            Some(step) => write!(f, "step \"{step}\" failed ({}): {}", self.kind, self.message),
+            None => write!(f, "run failed ({}): {}", self.kind, self.message),
+        }
+    }
+}
+
+/// One executed step in a run's trace.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepTrace {
+    /// Step id.
+    pub step_id: String,
+    /// Step kind.
+    pub kind: StepKind,
+    /// Component reference; none for End steps.
+    pub component: Option<String>,
+    /// Attempts made, more than one when the retry policy applied.
+    pub attempts: u32,
+    /// Time spent in the step, all attempts included, in microseconds.
+    pub duration_us: u64,
+    /// Outcome followed: `success`, `error`, a branch name, or `end`.
+    pub outcome: String,
+    /// What the step returned, when the request asked to keep outputs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    /// The step's error, if it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<StepFailure>,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunReport {
+    /// Run id.
+    pub run_id: String,
+    /// Flow id.
+    pub flow_id: String,
+    /// Flow version that ran.
+    pub flow_version: u32,
+    /// How the run ended.
+    pub status: RunStatus,
+    /// Outputs of the End step; empty when the run failed.
+    pub output: Map<String, Value>,
+    /// Why the run failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<RunFailure>,
+    /// Executed steps in order.
+    pub trace: Vec<StepTrace>,
+    /// Time of the whole run, in microseconds.
+    pub duration_us: u64,
+}
+
+/// Runs flows against an engine, a set of components and a store.
+#[derive(Clone)]
+pub struct Runtime {
+    engine: Arc<Engine>,
+    components: Arc<ComponentRegistry>,
+    store: Arc<dyn IdentityStore>,
+    settings: RunSettings,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("components", &self.components)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a step's outcome leads.
+enum Next {
+    Step(usize),
+    Fail(RunFailure),
+}
+
+impl Runtime {
+    /// Creates a runtime.
+    pub fn new(
+        engine: Arc<Engine>,
+        components: Arc<ComponentRegistry>,
+        store: Arc<dyn IdentityStore>,
+        settings: RunSettings,
+    ) -> Self {
+        Self {
+            engine,
+            components,
+            store,
+            settings,
+        }
+    }
+
+    /// Returns the components this runtime runs.
+    pub fn components(&self) -> &ComponentRegistry {
+        &self.components
+    }
+
+    /// Returns the store the host calls use.
+    pub fn store(&self) -> &Arc<dyn IdentityStore> {
+        &self.store
+    }
+
+    /// Runs `flow` to an End step or to its first unhandled failure.
+    pub fn run(&self, flow: &CompiledFlow, request: RunRequest) -> RunReport {
+        let run_id = request
+            .run_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+        let span = tracing::info_span!("run", flow.id = %flow.id, run.id = %run_id, project.id = %request.project);
+        let _entered = span.enter();
+        let started = Instant::now();
+        let mut run = RunState::new(flow, &request, run_id);
+        let mut current = flow.start;
+        let outcome = loop {
+            if run.steps_taken >= self.settings.max_steps {
+                break Err(RunFailure {
+                    step_id: Some(flow.steps[current].id.clone()),
+                    kind: "step-limit".to_owned(),
+                    message: format!(
+                        "the run took {} steps without reaching an End step; the flow may loop \
+                         forever: check the exit condition of its loop",
+                        self.settings.max_steps
+                    ),
+                });
+            }
+            run.steps_taken += 1;
+            let step = &flow.steps[current];
+            if step.kind == StepKind::End {
+                break self.finish(step, &mut run);
+            }
+            match self.run_component_step(flow, step, &mut run, &request) {
+                Next::Step(index) => current = index,
+                Next::Fail(failure) => break Err(failure),
+            }
+        };
+        let duration_us = micros(started.elapsed());
+        match outcome {
+            Ok(output) => {
+                tracing::debug!(duration_us, steps = run.trace.len(), "Run completed");
+                run.report(RunStatus::Completed, output, None, duration_us)
+            }
+            Err(failure) => {
+                tracing::info!(error = %failure, "Run failed");
+                run.report(RunStatus::Failed, Map::new(), Some(failure), duration_us)
+            }
+        }
+    }
+
+    /// Renders the End step's outputs.
+    fn finish(&self, step: &CompiledStep, run: &mut RunState<'_>) -> Result<Map<String, Value>, RunFailure> {
+        let started = Instant::now();
+        let mut output = Map::new();
+        for out in &step.outputs {
+            let rendered = out.value.render(&run.context);
+            match out.output_type.coerce(rendered) {
+                Ok(value) => {
+                    output.insert(out.key.clone(), value);
+                }
+                Err(reason) => {
+                    return Err(RunFailure {
+                        step_id: Some(step.id.clone()),
+                        kind: "invalid-output".to_owned(),
+                        message: format!("output `{}`: {reason}", out.key),
+                    });
+                }
+            }
+        }
+        run.trace.push(StepTrace {
+            step_id: step.id.clone(),
+            kind: StepKind::End,
+            component: None,
+            attempts: 1,
+            duration_us: micros(started.elapsed()),
+            outcome: "end".to_owned(),
+            output: run.keep_outputs.then(|| Value::Object(output.clone())),
+            error: None,
+        });
+        Ok(output)
+    }
+
+    fn run_component_step(
+        &self,
+        flow: &CompiledFlow,
+        step: &CompiledStep,
+        run: &mut RunState<'_>,
+        request: &RunRequest,
+    ) -> Next {
+        let span = tracing::debug_span!("step", step.id = %step.id);
+        let _entered = span.enter();
+        let started = Instant::now();
+        let reference = step.component.as_deref().unwrap_or_default();
+        let Some(component) = self.components.get(reference) else {
+            // Validation rejects unknown components, so this means the
+            // component was removed after the flow was compiled.
+            return Next::Fail(RunFailure {
+                step_id: Some(step.id.clone()),
+                kind: "not-found".to_owned(),
+                message: format!("component `{reference}` is not loaded on this host"),
+            });
+        };
+        let limits = self.step_limits(step);
+        let config = serde_json::to_string(&step.config.render(&run.context)).unwrap_or_default();
+        let context = if step.kind == StepKind::Connector {
+            String::new()
+        } else {
+            run.context_json()
+        };
+        let host = HostContext {
+            project: request.project.clone(),
+            flow_id: flow.id.clone(),
+            run_id: run.run_id.clone(),
+            step_id: step.id.clone(),
+            store: Arc::clone(&self.store),
+            actor: Actor::new(format!("flow:{}:{}", flow.id, run.run_id)),
+            connector: ConnectorBinding::default(),
+        };
+
+        let mut attempts = 0;
+        let result = loop {
+            attempts += 1;
+            let result = self
+                .engine
+                .run_step(component, config.clone(), context.clone(), &limits, host.clone());
+            match &result {
+                Err(failure) if attempts < max_attempts(step) && should_retry(step, failure) => {
+                    let backoff = retry_backoff(step, attempts);
+                    tracing::info!(attempt = attempts, error = %failure, backoff_ms = backoff.as_millis(), "Retrying step");
+                    std::thread::sleep(backoff);
+                }
+                _ => break result,
+            }
+        };
+        let duration_us = micros(started.elapsed());
+
+        let (outcome, output, error) = match result {
+            Ok(output) => {
+                let (outcome, kept) = run.apply_output(step, output);
+                (outcome, kept, None)
+            }
+            Err(failure) => {
+                tracing::debug!(error = %failure, "Step failed");
+                let outcome = match step.on_error {
+                    ErrorHandling::Automatic => "error",
+                    ErrorHandling::Ignore => "success",
+                    ErrorHandling::Custom => "error",
+                };
+                run.store_error(step, &failure);
+                (outcome.to_owned(), None, Some(failure))
+            }
+        };
+        run.trace.push(StepTrace {
+            step_id: step.id.clone(),
+            kind: step.kind,
+            component: step.component.clone(),
+            attempts,
+            duration_us,
+            outcome: outcome.clone(),
+            output,
+            error: error.clone(),
+        });
+
+        if let Some(failure) = error
+            && step.on_error == ErrorHandling::Automatic
+        {
+            return Next::Fail(RunFailure {
+                step_id: Some(step.id.clone()),
+                kind: failure.kind.as_str().to_owned(),
+                message: failure.message,
+            });
+        }
+        match step.next.get(&outcome) {
+            Some(index) => Next::Step(*index),
+            None => Next::Fail(RunFailure {
+                step_id: Some(step.id.clone()),
+                kind: "missing-edge".to_owned(),
+                message: format!(
+                    "the step ended with outcome `{outcome}` but has no `next.{outcome}` edge; add \
+                     one, or handle the outcome with another branch"
+                ),
+            }),
+        }
+    }
+
+    /// Returns the step's limits: its own where set, within the host's maximum.
+    fn step_limits(&self, step: &CompiledStep) -> StepLimits {
+        let defaults = self.settings.default_limits;
+        let max = self.settings.max_limits;
+        let timeout = step
+            .limits
+            .timeout_ms
+            .map_or(defaults.timeout, Duration::from_millis)
+            .min(max.timeout);
+        let memory_bytes = step
+            .limits
+            .memory_mib
+            .map_or(defaults.memory_bytes, |mib| usize::try_from(mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX))
+            .min(max.memory_bytes);
+        StepLimits {
+            timeout,
+            memory_bytes,
+            ..defaults
+        }
+    }
+}
+
+fn max_attempts(step: &CompiledStep) -> u32 {
+    step.retry.as_ref().map_or(1, |policy| policy.attempts.max(1))
+}
+
+/// Error kinds retried when a policy lists none: the transient ones.
+const DEFAULT_RETRY_KINDS: [ErrorKind; 2] = [ErrorKind::Timeout, ErrorKind::UpstreamFailure];
+
+fn should_retry(step: &CompiledStep, failure: &StepFailure) -> bool {
+    let Some(policy) = &step.retry else {
+        return false;
+    };
+    if policy.on.is_empty() {
+        DEFAULT_RETRY_KINDS.contains(&failure.kind)
+    } else {
+        policy.on.iter().any(|kind| kind == failure.kind.as_str())
+    }
+}
+
+/// Exponential backoff: the policy's base doubled per attempt made, capped
+/// at one minute.
+fn retry_backoff(step: &CompiledStep, attempts_made: u32) -> Duration {
+    let base = step.retry.as_ref().map_or(0, |policy| policy.backoff_ms);
+    let factor = 1u64 << attempts_made.saturating_sub(1).min(16);
+    Duration::from_millis(base.saturating_mul(factor).min(60_000))
+}
+
+fn micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// The mutable state of one run.
+struct RunState<'a> {
+    flow: &'a CompiledFlow,
+    run_id: String,
+    context: Value,
+    /// The context as JSON text, kept until the context changes.
+    context_json: Option<String>,
+    trace: Vec<StepTrace>,
+    steps_taken: u32,
+    keep_outputs: bool,
+}
+
+impl<'a> RunState<'a> {
+    fn new(flow: &'a CompiledFlow, request: &RunRequest, run_id: String) -> Self {
+        let mut context = Map::new();
+        context.insert("client".to_owned(), Value::Object(request.input.clone()));
+        if let Some(event) = &request.triggering_event {
+            context.insert("triggeringEvent".to_owned(), event.clone());
+        }
+        context.insert("actions".to_owned(), Value::Object(Map::new()));
+        context.insert("connectors".to_owned(), Value::Object(Map::new()));
+        Self {
+            flow,
+            run_id,
+            context: Value::Object(context),
+            context_json: None,
+            trace: Vec::new(),
+            steps_taken: 0,
+            keep_outputs: request.keep_step_outputs,
+        }
+    }
+
+    fn context_json(&mut self) -> String {
+        self.context_json
+            .get_or_insert_with(|| serde_json::to_string(&self.context).unwrap_or_default())
+            .clone()
+    }
+
+    fn set(&mut self, namespace: &str, key: Option<&str>, value: Value) {
+        self.context_json = None;
+        let Value::Object(context) = &mut self.context else {
+            return;
+        };
+        match key {
+            None => {
+                context.insert(namespace.to_owned(), value);
+            }
+            Some(key) => {
+                let entry = context
+                    .entry(namespace.to_owned())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if let Value::Object(map) = entry {
+                    map.insert(key.to_owned(), value);
+                }
+            }
+        }
+    }
+
+    /// Stores a step's result in the context and returns the outcome to
+    /// follow with the output kept for the trace.
+    fn apply_output(&mut self, step: &CompiledStep, output: StepOutput) -> (String, Option<Value>) {
+        match output {
+            StepOutput::Action { value, user, tenant } => {
+                if let Some(user) = user {
+                    self.set("user", None, serde_json::to_value(user).unwrap_or_default());
+                }
+                if let Some(tenant) = tenant {
+                    self.set("tenant", None, serde_json::to_value(tenant).unwrap_or_default());
+                }
+                let kept = self.keep_outputs.then(|| value.clone());
+                self.set("actions", Some(&step.context_key), value);
+                ("success".to_owned(), kept)
+            }
+            StepOutput::Connector(value) => {
+                let kept = self.keep_outputs.then(|| value.clone());
+                self.set("connectors", Some(&step.context_key), value);
+                ("success".to_owned(), kept)
+            }
+            StepOutput::Condition(branch) => {
+                let kept = self.keep_outputs.then(|| Value::String(branch.clone()));
+                (branch, kept)
+            }
+        }
+    }
+
+    /// Stores a step's error at its context key, for `ignore` and `custom`
+    /// error handling to read.
+    fn store_error(&mut self, step: &CompiledStep, failure: &StepFailure) {
+        let namespace = match step.kind {
+            StepKind::Action => "actions",
+            StepKind::Connector => "connectors",
+            StepKind::Condition | StepKind::End => return,
+        };
+        let error = json!({ "error": { "kind": failure.kind.as_str(), "message": failure.message } });
+        self.set(namespace, Some(&step.context_key), error);
+    }
+
+    fn report(self, status: RunStatus, output: Map<String, Value>, error: Option<RunFailure>, duration_us: u64) -> RunReport {
+        RunReport {
+            run_id: self.run_id,
+            flow_id: self.flow.id.clone(),
+            flow_version: self.flow.version,
+            status,
+            output,
+            error,
+            trace: self.trace,
+            duration_us,
+        }
+    }
+}
