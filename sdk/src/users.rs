@@ -23,6 +23,7 @@
 
 use serde_json::Value;
 
+use crate::context::Context;
 use crate::error::StepError;
 use crate::host;
 use crate::types::{NewUser, User, UserPage, UserPatch, UserQuery, UserStatus};
@@ -180,4 +181,41 @@ pub fn remove_tenant(user_id: &str, tenant_id: &str) -> Result<User, StepError> 
 /// Returns the host's error when the search fails.
 pub fn search(query: &UserQuery) -> Result<UserPage, StepError> {
     host::users::search(query)
+}
+
+/// Loads the user a step acts on: the user with `user_id` when given, else
+/// the user with `login_id`, else the flow's current user (`user.userId` in
+/// the context). Built-in actions take their target this way.
+///
+/// # Errors
+///
+/// Returns [`StepError::InvalidConfig`] when both ids are given or one is
+/// empty, and [`StepError::NotFound`] when the user does not exist or no id
+/// is given and the flow has no current user.
+pub fn load_target(
+    user_id: Option<&str>,
+    login_id: Option<&str>,
+    context: &Context,
+) -> Result<User, StepError> {
+    match (user_id, login_id) {
+        (Some(_), Some(_)) => Err(StepError::invalid_config(
+            "invalid config: give either `userId` or `loginId`, not both",
+        )),
+        (Some(""), None) => Err(StepError::invalid_config(
+            "invalid config field `userId`: it is empty",
+        )),
+        (None, Some("")) => Err(StepError::invalid_config(
+            "invalid config field `loginId`: it is empty",
+        )),
+        (Some(user_id), None) => load(user_id),
+        (None, Some(login_id)) => load_by_login_id(login_id),
+        (None, None) => {
+            let user_id = context.user_id().ok_or_else(|| {
+                StepError::not_found(
+                    "the flow has no current user; set `userId` or `loginId`, or load a user in an earlier step",
+                )
+            })?;
+            load(user_id)
+        }
+    }
 }

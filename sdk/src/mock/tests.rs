@@ -459,3 +459,34 @@ fn run_action_reports_invalid_config() {
     assert_eq!(error.kind(), "invalid-config");
     assert!(error.message().contains("`name`"), "{error}");
 }
+
+#[test]
+fn load_target_prefers_config_then_context() {
+    let mut grace = User {
+        user_id: "U2".into(),
+        login_ids: vec!["grace".into()],
+        ..User::default()
+    };
+    grace.email = None;
+    let _host = MockHost::new().with_user(ada()).with_user(grace).install();
+    let context = Context::new(json!({"user": {"userId": "U1"}}));
+
+    assert_eq!(
+        users::load_target(Some("U2"), None, &context).map(|user| user.user_id),
+        Ok("U2".into())
+    );
+    assert_eq!(
+        users::load_target(None, Some("grace"), &context).map(|user| user.user_id),
+        Ok("U2".into())
+    );
+    assert_eq!(
+        users::load_target(None, None, &context).map(|user| user.user_id),
+        Ok("U1".into())
+    );
+    let both = users::load_target(Some("U1"), Some("grace"), &context).expect_err("both ids");
+    assert_eq!(both.kind(), "invalid-config");
+    let empty = users::load_target(Some(""), None, &context).expect_err("empty id");
+    assert_eq!(empty.kind(), "invalid-config");
+    let no_user = users::load_target(None, None, &Context::default()).expect_err("no current user");
+    assert_eq!(no_user.kind(), "not-found");
+}
