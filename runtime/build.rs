@@ -33,10 +33,11 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
+    let members = workspace_members(&root);
     let mut builtins = String::new();
     let mut others = String::new();
     for (folder, prefix) in GUEST_FOLDERS {
-        for (name, package) in guest_crates(&root.join(folder)) {
+        for (name, package) in guest_crates(&members, &root.join(folder)) {
             let wasm = build_guest(&root, &target_dir, &package);
             let reference = format!("{prefix}{name}");
             let line = format!("    ({reference:?}, {:?}),\n", wasm.display().to_string());
@@ -58,36 +59,42 @@ fn main() {
     fs::write(out_dir.join("guests.rs"), generated).expect("OUT_DIR is writable");
 }
 
-/// Returns (folder name, package name) of every crate directly under `folder`.
-fn guest_crates(folder: &Path) -> Vec<(String, String)> {
-    let Ok(entries) = fs::read_dir(folder) else {
-        return Vec::new();
-    };
-    let mut crates: Vec<(String, String)> = entries
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let manifest = fs::read_to_string(entry.path().join("Cargo.toml")).ok()?;
-            let package = package_name(&manifest)?;
-            Some((entry.file_name().to_string_lossy().into_owned(), package))
-        })
+/// Returns (folder name, package name) of every workspace member directly
+/// under `folder`, sorted. Crates that are not workspace members are skipped.
+fn guest_crates(members: &[(PathBuf, String)], folder: &Path) -> Vec<(String, String)> {
+    let mut crates: Vec<(String, String)> = members
+        .iter()
+        .filter(|(dir, _)| dir.parent() == Some(folder))
+        .filter_map(|(dir, package)| Some((dir.file_name()?.to_string_lossy().into_owned(), package.clone())))
         .collect();
     crates.sort();
     crates
 }
 
-/// Reads `name = "..."` from the `[package]` table of a manifest.
-fn package_name(manifest: &str) -> Option<String> {
-    let mut in_package = false;
-    for line in manifest.lines() {
-        let line = line.trim();
-        if line.starts_with('[') {
-            in_package = line == "[package]";
-        } else if in_package && let Some(value) = line.strip_prefix("name") {
-            let value = value.trim_start().strip_prefix('=')?.trim();
-            return Some(value.trim_matches('"').to_owned());
-        }
-    }
-    None
+/// Returns the folder and package name of every workspace member, from
+/// `cargo metadata`.
+fn workspace_members(root: &Path) -> Vec<(PathBuf, String)> {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = Command::new(cargo)
+        .current_dir(root)
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run `cargo metadata`: {err}"));
+    assert!(
+        output.status.success(),
+        "`cargo metadata` failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON");
+    let packages = metadata["packages"].as_array().cloned().unwrap_or_default();
+    packages
+        .iter()
+        .filter_map(|package| {
+            let name = package["name"].as_str()?.to_owned();
+            let manifest = PathBuf::from(package["manifest_path"].as_str()?);
+            Some((manifest.parent()?.to_path_buf(), name))
+        })
+        .collect()
 }
 
 fn build_guest(root: &Path, target_dir: &Path, package: &str) -> PathBuf {

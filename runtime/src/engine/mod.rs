@@ -105,8 +105,12 @@ impl std::fmt::Debug for LoadedComponent {
     }
 }
 
-/// What a step returned.
+/// The result of a step that succeeded.
 #[derive(Debug, Clone, PartialEq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "made once per step and moved straight into the context; boxing buys nothing"
+)]
 pub enum StepOutput {
     /// An action's result and the current user and tenant it set, if any.
     Action {
@@ -335,9 +339,13 @@ impl Engine {
 
         match result {
             Ok(Ok(output)) => convert_output(output, limits),
-            Ok(Err(guest_error)) => Err(guest_failure(guest_error, store.data())),
+            Ok(Err(guest_error)) => Err(self.guest_failure(guest_error, store.data(), limits)),
             Err(trap) => Err(self.trap_failure(&trap, store.data(), limits)),
         }
+    }
+
+    fn guest_failure(&self, error: StepError, state: &StepState, limits: &StepLimits) -> StepFailure {
+        guest_failure(error, state, limits.memory_bytes.min(self.max_memory_bytes))
     }
 
     fn deadline_ticks(&self, timeout: Duration) -> u64 {
@@ -367,8 +375,14 @@ impl Engine {
                 format!("the step ran past its deadline of {} ms", limits.timeout.as_millis()),
             );
         }
+        tracing::debug!(error = format!("{err:?}"), "Component trapped");
         let stderr = state.stderr_text();
-        let detail = format!("{err:#}");
+        // The trap code alone ("wasm `unreachable` instruction executed");
+        // the wasm backtrace stays in the debug log above.
+        let detail = match err.downcast_ref::<wasmtime::Trap>() {
+            Some(trap) => trap.to_string(),
+            None => err.root_cause().to_string(),
+        };
         let message = if stderr.is_empty() {
             format!("the component trapped: {detail}")
         } else {
@@ -378,6 +392,7 @@ impl Engine {
     }
 }
 
+#[expect(clippy::large_enum_variant, reason = "short-lived, converted right after the call")]
 enum GuestOutput {
     Action(action::exports::sluice::flow::action_step::ActionOutput),
     Connector(String),
@@ -429,8 +444,26 @@ fn convert_output(output: GuestOutput, limits: &StepLimits) -> Result<StepOutput
     }
 }
 
-/// Maps an error the guest returned to a failure, preferring what the host saw.
-fn guest_failure(error: StepError, state: &StepState) -> StepFailure {
+/// Maps an error the guest returned to a failure, preferring what the host
+/// saw: a guest that handles a failed allocation still hit its memory limit.
+fn guest_failure(error: StepError, state: &StepState, memory_limit_bytes: usize) -> StepFailure {
+    if state.limiter.memory_exceeded {
+        let message = match &error {
+            StepError::InvalidConfig(m)
+            | StepError::NotFound(m)
+            | StepError::Denied(m)
+            | StepError::UpstreamFailure(m)
+            | StepError::Internal(m) => m,
+        };
+        return StepFailure::new(
+            ErrorKind::MemoryLimit,
+            format!(
+                "the component tried to grow its memory past the limit of {} MiB and then \
+                 failed: {message}",
+                memory_limit_bytes >> 20
+            ),
+        );
+    }
     if state.host.call_limit_hit {
         return StepFailure::new(
             ErrorKind::OutputLimit,
