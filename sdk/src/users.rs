@@ -113,8 +113,8 @@ pub fn set_custom_attribute(user_id: &str, key: &str, value: &Value) -> Result<U
 ///
 /// # Errors
 ///
-/// Returns [`StepError::NotFound`] when the user does not exist or is not a
-/// member of the tenant.
+/// Returns [`StepError::NotFound`] when the user does not exist, and
+/// [`StepError::InvalidConfig`] when the user is not a member of the tenant.
 pub fn set_roles<S: AsRef<str>>(
     user_id: &str,
     tenant_id: Option<&str>,

@@ -44,7 +44,7 @@
 //! - A tenant membership in `create`, `update` or `add-tenant` must name an
 //!   existing tenant (`not-found`). The host fills in the tenant name.
 //! - Roles with a tenant id change the roles inside that tenant and require
-//!   the user to be a member of it (`not-found` otherwise).
+//!   the user to be a member of it (`invalid-config` otherwise).
 //! - `add-tenant` for a tenant the user already belongs to adds the roles;
 //!   `remove-tenant` for a tenant the user does not belong to changes
 //!   nothing.

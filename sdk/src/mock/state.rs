@@ -348,7 +348,7 @@ impl MockState {
                     .iter_mut()
                     .find(|membership| membership.tenant_id == tenant_id)
                     .ok_or_else(|| {
-                        StepError::not_found(format!(
+                        StepError::invalid_config(format!(
                             "user \"{user_id}\" is not a member of tenant \"{tenant_id}\"; add the user to the tenant first"
                         ))
                     })?;

@@ -174,7 +174,7 @@ fn tenant_roles_need_membership() {
         .install();
 
     let error = users::add_roles("U1", Some("acme"), &["admin"]).expect_err("not a member");
-    assert_eq!(error.kind(), "not-found");
+    assert_eq!(error.kind(), "invalid-config");
 
     users::add_tenant("U1", "acme", &["viewer"]).expect("add tenant succeeds");
     let user = users::add_roles("U1", Some("acme"), &["admin"]).expect("add roles succeeds");
