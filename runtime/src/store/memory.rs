@@ -5,7 +5,10 @@ use std::sync::Mutex;
 
 use serde_json::{Map, Value};
 
-use super::{Actor, IdentityStore, StoreError, TenantChange, UserChange, now_millis};
+use super::{
+    Actor, FlowStore, FlowVersion, IdentityStore, ManagementKey, ProjectStore, RunRecord, RunStore, StoreError,
+    TenantChange, UserChange, now_millis,
+};
 use crate::model::{AuditEvent, AuditType, NewAuditEvent, NewUser, Tenant, User, UserQuery};
 
 /// Identity data of all projects, held in memory behind one lock.
@@ -15,6 +18,19 @@ use crate::model::{AuditEvent, AuditType, NewAuditEvent, NewUser, Tenant, User, 
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     projects: Mutex<HashMap<String, ProjectData>>,
+    records: Mutex<Records>,
+}
+
+/// Projects, keys, flows and runs, for the server traits.
+#[derive(Debug, Default)]
+struct Records {
+    /// Project id to name.
+    projects: BTreeMap<String, String>,
+    keys: Vec<ManagementKey>,
+    /// (project, flow id) to versions, oldest first.
+    flows: BTreeMap<(String, String), Vec<FlowVersion>>,
+    /// Runs in insertion order.
+    runs: Vec<RunRecord>,
 }
 
 #[derive(Debug, Default)]
@@ -26,12 +42,10 @@ struct ProjectData {
     /// (user id, app id) to granted scopes.
     consents: HashMap<(String, String), BTreeSet<String>>,
     audit: Vec<AuditEvent>,
-    next_id: u64,
 }
 
 impl ProjectData {
     fn generate_id(&mut self, prefix: &str) -> String {
-        self.next_id += 1;
         format!("{prefix}{}", uuid::Uuid::new_v4().simple())
     }
 
@@ -145,6 +159,14 @@ impl MemoryStore {
     /// Creates an empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    fn with_records<R>(&self, f: impl FnOnce(&mut Records) -> R) -> R {
+        let mut records = self
+            .records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut records)
     }
 
     fn with_project<R>(&self, project: &str, f: impl FnOnce(&mut ProjectData) -> R) -> R {
@@ -453,5 +475,186 @@ fn consent_event(action: &str, actor: &Actor, user_id: &str, app_id: &str, scope
         tenants: Vec::new(),
         remote_address: actor.remote_address.clone(),
         data,
+    }
+}
+
+impl ProjectStore for MemoryStore {
+    fn is_empty(&self) -> Result<bool, StoreError> {
+        Ok(self.with_records(|records| records.projects.is_empty()))
+    }
+
+    fn create_project(&self, project: &str, name: &str) -> Result<(), StoreError> {
+        self.with_records(|records| {
+            if records.projects.contains_key(project) {
+                return Err(StoreError::Conflict(format!("project `{project}` already exists")));
+            }
+            records.projects.insert(project.to_owned(), name.to_owned());
+            Ok(())
+        })
+    }
+
+    fn projects(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self.with_records(|records| records.projects.keys().cloned().collect()))
+    }
+
+    fn project_exists(&self, project: &str) -> Result<bool, StoreError> {
+        Ok(self.with_records(|records| records.projects.contains_key(project)))
+    }
+
+    fn add_key(&self, key: &ManagementKey) -> Result<(), StoreError> {
+        self.with_records(|records| {
+            if !records.projects.contains_key(&key.project) {
+                return Err(StoreError::NotFound {
+                    kind: "project",
+                    id: key.project.clone(),
+                });
+            }
+            records.keys.push(key.clone());
+            Ok(())
+        })
+    }
+
+    fn keys(&self, project: &str) -> Result<Vec<ManagementKey>, StoreError> {
+        Ok(self.with_records(|records| records.keys.iter().filter(|k| k.project == project).cloned().collect()))
+    }
+}
+
+impl FlowStore for MemoryStore {
+    fn deploy_flow(&self, project: &str, flow_id: &str, document: &Value) -> Result<FlowVersion, StoreError> {
+        self.with_records(|records| {
+            let versions = records
+                .flows
+                .entry((project.to_owned(), flow_id.to_owned()))
+                .or_default();
+            for version in versions.iter_mut() {
+                version.active = false;
+            }
+            let deployed = FlowVersion {
+                flow_id: flow_id.to_owned(),
+                version: versions.last().map_or(1, |v| v.version + 1),
+                document: document.clone(),
+                active: true,
+                created: now_millis() / 1000,
+            };
+            versions.push(deployed.clone());
+            Ok(deployed)
+        })
+    }
+
+    fn active_flow(&self, project: &str, flow_id: &str) -> Result<Option<FlowVersion>, StoreError> {
+        Ok(self.with_records(|records| {
+            records
+                .flows
+                .get(&(project.to_owned(), flow_id.to_owned()))
+                .and_then(|versions| versions.iter().find(|v| v.active).cloned())
+        }))
+    }
+
+    fn active_flows(&self, project: &str) -> Result<Vec<FlowVersion>, StoreError> {
+        Ok(self.with_records(|records| {
+            records
+                .flows
+                .iter()
+                .filter(|((p, _), _)| p == project)
+                .filter_map(|(_, versions)| versions.iter().find(|v| v.active).cloned())
+                .collect()
+        }))
+    }
+
+    fn flow_versions(&self, project: &str, flow_id: &str) -> Result<Vec<FlowVersion>, StoreError> {
+        Ok(self.with_records(|records| {
+            records
+                .flows
+                .get(&(project.to_owned(), flow_id.to_owned()))
+                .cloned()
+                .unwrap_or_default()
+        }))
+    }
+
+    fn activate_flow_version(&self, project: &str, flow_id: &str, version: u32) -> Result<FlowVersion, StoreError> {
+        self.with_records(|records| {
+            let not_found = || StoreError::NotFound {
+                kind: "flow version",
+                id: format!("{flow_id}@{version}"),
+            };
+            let versions = records
+                .flows
+                .get_mut(&(project.to_owned(), flow_id.to_owned()))
+                .ok_or_else(not_found)?;
+            if !versions.iter().any(|v| v.version == version) {
+                return Err(not_found());
+            }
+            let mut activated = None;
+            for candidate in versions.iter_mut() {
+                candidate.active = candidate.version == version;
+                if candidate.active {
+                    activated = Some(candidate.clone());
+                }
+            }
+            activated.ok_or_else(not_found)
+        })
+    }
+
+    fn delete_flow(&self, project: &str, flow_id: &str) -> Result<bool, StoreError> {
+        Ok(self.with_records(|records| {
+            records
+                .flows
+                .remove(&(project.to_owned(), flow_id.to_owned()))
+                .is_some()
+        }))
+    }
+}
+
+impl RunStore for MemoryStore {
+    fn insert_run(&self, run: &RunRecord) -> Result<(), StoreError> {
+        self.with_records(|records| {
+            if records
+                .runs
+                .iter()
+                .any(|r| r.project == run.project && r.run_id == run.run_id)
+            {
+                return Err(StoreError::Conflict(format!("run `{}` already exists", run.run_id)));
+            }
+            records.runs.push(run.clone());
+            Ok(())
+        })
+    }
+
+    fn update_run(&self, run: &RunRecord) -> Result<(), StoreError> {
+        self.with_records(|records| {
+            let stored = records
+                .runs
+                .iter_mut()
+                .find(|r| r.project == run.project && r.run_id == run.run_id)
+                .ok_or_else(|| StoreError::NotFound {
+                    kind: "run",
+                    id: run.run_id.clone(),
+                })?;
+            *stored = run.clone();
+            Ok(())
+        })
+    }
+
+    fn load_run(&self, project: &str, run_id: &str) -> Result<Option<RunRecord>, StoreError> {
+        Ok(self.with_records(|records| {
+            records
+                .runs
+                .iter()
+                .find(|r| r.project == project && r.run_id == run_id)
+                .cloned()
+        }))
+    }
+
+    fn list_runs(&self, project: &str, flow_id: Option<&str>, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
+        Ok(self.with_records(|records| {
+            records
+                .runs
+                .iter()
+                .rev()
+                .filter(|r| r.project == project && flow_id.is_none_or(|id| r.flow_id == id))
+                .take(limit as usize)
+                .cloned()
+                .collect()
+        }))
     }
 }

@@ -6,8 +6,10 @@
 //! transactions writes both or neither.
 
 mod memory;
+mod records;
 
 pub use memory::MemoryStore;
+pub use records::{Backend, FlowStore, FlowVersion, ManagementKey, ProjectStore, RunRecord, RunStore};
 
 use crate::model::{AuditEvent, NewAuditEvent, NewUser, Tenant, User, UserQuery};
 
