@@ -7,9 +7,11 @@
 
 mod memory;
 mod records;
+mod sqlite;
 
 pub use memory::MemoryStore;
 pub use records::{Backend, FlowStore, FlowVersion, ManagementKey, ProjectStore, RunRecord, RunStore};
+pub use sqlite::SqliteStore;
 
 use crate::model::{AuditEvent, NewAuditEvent, NewUser, Tenant, User, UserQuery};
 
