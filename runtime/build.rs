@@ -21,7 +21,7 @@ const GUEST_FOLDERS: [(&str, &str); 3] = [
 
 /// Linear memory given to each guest's stack. Rust's default of 1 MiB makes
 /// every instantiation zero and map memory the step never touches.
-const GUEST_STACK_BYTES: u32 = 128 * 1024;
+const GUEST_STACK_BYTES: u32 = 64 * 1024;
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));

@@ -6,11 +6,14 @@
 //! End step, and the [`store`] holds the users, tenants and audit events that
 //! the `action` world's host calls read and change.
 
+pub mod api;
 pub mod cli;
 pub mod engine;
 pub mod executor;
 pub mod flow_file;
+pub mod metrics;
 pub mod host;
 pub mod model;
 pub mod registry;
+pub mod server;
 pub mod store;

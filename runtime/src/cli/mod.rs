@@ -1,6 +1,7 @@
 //! The `sluice` command line.
 
 mod run;
+mod serve;
 mod validate;
 
 use std::path::PathBuf;
@@ -25,13 +26,26 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve the management API on the embedded SQLite store.
+    Serve(serve::ServeArgs),
     /// Run a flow file once, locally, against an in-memory store.
     Run(run::RunArgs),
+    /// Manage management keys.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
     /// Work with flow documents.
     Flow {
         #[command(subcommand)]
         command: FlowCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Create a management key and print it once.
+    Create(serve::KeyCreateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,8 +94,13 @@ fn default_cache_dir() -> Option<PathBuf> {
 /// Parses the command line, runs the command and returns the exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
+    init_logging(default_level);
     let code = match cli.command {
+        Command::Serve(args) => serve::serve(&args),
+        Command::Key {
+            command: KeyCommand::Create(args),
+        } => serve::create_key(&args),
         Command::Run(args) => run::run(&args),
         Command::Flow {
             command: FlowCommand::Validate(args),
@@ -91,10 +110,10 @@ pub fn main() -> ExitCode {
 }
 
 /// Logs to stderr; `SLUICE_LOG` takes a filter such as `info` or
-/// `sluice=debug`, and defaults to `warn`.
-fn init_logging() {
+/// `sluice=debug`, and defaults to `default_level`.
+fn init_logging(default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

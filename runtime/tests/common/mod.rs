@@ -2,6 +2,8 @@
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+pub mod server;
+
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 

@@ -1,0 +1,166 @@
+//! The one place where failures become HTTP responses.
+//!
+//! Every error body has Descope's shape, `{"errorCode", "errorDescription",
+//! "errorMessage"}`, so Descope's SDKs parse it. Codes that Descope's SDKs
+//! know are reused; the others are Sluice's own, in the same form.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::store::StoreError;
+
+/// Bad request: the body is not valid JSON or has the wrong shape.
+pub const BAD_REQUEST: &str = "E011001";
+/// A required argument is missing.
+pub const MISSING_ARGUMENTS: &str = "E011002";
+/// An argument has an invalid value.
+pub const INVALID_ARGUMENTS: &str = "E011004";
+/// The user does not exist.
+pub const USER_NOT_FOUND: &str = "E062108";
+/// Credentials are missing, malformed or wrong.
+pub const UNAUTHORIZED: &str = "S040100";
+/// The caller may not do this.
+pub const FORBIDDEN: &str = "S040300";
+/// The flow, tenant, run or other object does not exist.
+pub const NOT_FOUND: &str = "S040400";
+/// The change conflicts with existing data, such as a taken login id.
+pub const CONFLICT: &str = "S040900";
+/// The request body is larger than the configured limit.
+pub const PAYLOAD_TOO_LARGE: &str = "S041300";
+/// Too many requests or runs at once.
+pub const TOO_MANY_REQUESTS: &str = "S042900";
+/// The server failed; the details are in its log.
+pub const INTERNAL: &str = "S050000";
+
+/// An error answered to an API client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable error code.
+    pub code: &'static str,
+    /// Short description of the code.
+    pub description: &'static str,
+    /// What went wrong with this request, naming the field or id.
+    pub message: String,
+    /// Seconds to wait before retrying, sent as `Retry-After` with 429.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, description: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            description,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 400: the body is not valid JSON or does not fit the expected shape.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, BAD_REQUEST, "Bad request", message)
+    }
+
+    /// 400: a required argument is missing; `field` names it.
+    pub fn missing(field: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            MISSING_ARGUMENTS,
+            "Missing arguments",
+            format!("missing required field `{field}`"),
+        )
+    }
+
+    /// 400: an argument has an invalid value.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, INVALID_ARGUMENTS, "Invalid arguments", message)
+    }
+
+    /// 401, with no hint of which part of the credentials was wrong.
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            UNAUTHORIZED,
+            "Unauthorized",
+            "missing or invalid credentials: send `Authorization: Bearer <ProjectID>:<ManagementKey>`",
+        )
+    }
+
+    /// 403: the credentials are valid but do not allow this.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, FORBIDDEN, "Forbidden", message)
+    }
+
+    /// 404 for an object of `kind` with `id`.
+    pub fn not_found(kind: &str, id: &str) -> Self {
+        if kind == "user" {
+            return Self::new(StatusCode::NOT_FOUND, USER_NOT_FOUND, "User not found", format!("user `{id}` not found"));
+        }
+        Self::new(StatusCode::NOT_FOUND, NOT_FOUND, "Not found", format!("{kind} `{id}` not found"))
+    }
+
+    /// 409: the change conflicts with existing data.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, CONFLICT, "Conflict", message)
+    }
+
+    /// 413: the body is over `limit` bytes.
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            PAYLOAD_TOO_LARGE,
+            "Payload too large",
+            format!("request body is larger than the limit of {limit} bytes"),
+        )
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn too_many_requests(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, TOO_MANY_REQUESTS, "Too many requests", message);
+        error.retry_after = Some(retry_after_secs);
+        error
+    }
+
+    /// 500. `detail` is logged here, once, and never sent to the client.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "Request failed with an internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            INTERNAL,
+            "Internal error",
+            "the server failed to handle the request; the details are in its log",
+        )
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound { kind, id } => Self::not_found(kind, &id),
+            StoreError::Conflict(message) => Self::conflict(message),
+            StoreError::Invalid(message) => Self::invalid(message),
+            StoreError::Backend(_) => Self::internal(err),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "errorCode": self.code,
+            "errorDescription": self.description,
+            "errorMessage": self.message,
+        });
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}

@@ -1,0 +1,462 @@
+//! Flow calls: run (synchronous and asynchronous), list, delete, import and
+//! export, and Sluice's own versions, rollback and run history.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use sluice_flow::CompiledFlow;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::json::ApiJson;
+use super::{AppState, blocking};
+use crate::executor::{RunReport, RunRequest, RunStatus};
+use crate::store::{FlowVersion, RunRecord, now_millis};
+
+/// An active flow version, compiled and ready to run.
+#[derive(Debug)]
+pub struct DeployedFlow {
+    /// The compiled document.
+    pub flow: CompiledFlow,
+    /// Deployment version.
+    pub version: u32,
+}
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/mgmt/flow/run", post(run_flow))
+        .route("/v1/mgmt/flow/async/run", post(run_flow_async))
+        .route("/v1/mgmt/flow/async/result", post(async_result))
+        .route("/v1/mgmt/flow/list", post(list_flows))
+        .route("/v1/mgmt/flow/delete", post(delete_flows))
+        .route("/v1/mgmt/flow/import", post(import_flow))
+        .route("/v1/mgmt/flow/export", post(export_flow))
+        .route("/v1/mgmt/flow/versions", post(flow_versions))
+        .route("/v1/mgmt/flow/rollback", post(rollback_flow))
+        .route("/v1/mgmt/flow/runs", post(list_runs))
+        .route("/v1/mgmt/flow/runs/{run_id}", get(get_run))
+}
+
+/// Run options; Node and Go SDKs nest them under `options`, the Python SDK
+/// sends them at the top level.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RunOptions {
+    #[serde(default)]
+    input: Option<Map<String, Value>>,
+    #[serde(default)]
+    tenant: Option<String>,
+    #[serde(default)]
+    preview: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RunBody {
+    #[serde(default)]
+    flow_id: Option<String>,
+    #[serde(default)]
+    options: Option<RunOptions>,
+    #[serde(flatten)]
+    flat: RunOptions,
+}
+
+impl RunBody {
+    fn into_parts(self) -> Result<(String, Map<String, Value>, Option<String>), ApiError> {
+        let flow_id = self.flow_id.filter(|id| !id.is_empty()).ok_or_else(|| ApiError::missing("flowId"))?;
+        let nested = self.options.unwrap_or_default();
+        let input = nested.input.or(self.flat.input).unwrap_or_default();
+        let tenant = nested.tenant.or(self.flat.tenant);
+        // `preview` asks for a dry run in Descope; Sluice runs every call.
+        let _ = nested.preview.or(self.flat.preview);
+        Ok((flow_id, input, tenant))
+    }
+}
+
+impl AppState {
+    /// Returns the compiled active version of a flow, compiling it on first use.
+    pub(crate) async fn deployed_flow(&self, project: &str, flow_id: &str) -> Result<Arc<DeployedFlow>, ApiError> {
+        let key = (project.to_owned(), flow_id.to_owned());
+        if let Some(flow) = self.read_flows().get(&key) {
+            return Ok(Arc::clone(flow));
+        }
+        let backend = self.backend();
+        let (project_owned, flow_owned) = key.clone();
+        let active = blocking(move || Ok(backend.active_flow(&project_owned, &flow_owned)?)).await?;
+        let active = active.ok_or_else(|| ApiError::not_found("flow", flow_id))?;
+        let deployed = Arc::new(self.compile(&active)?);
+        self.write_flows().insert(key, Arc::clone(&deployed));
+        Ok(deployed)
+    }
+
+    fn compile(&self, version: &FlowVersion) -> Result<DeployedFlow, ApiError> {
+        let text = version.document.to_string();
+        let flow = sluice_flow::validate(&text, self.runtime().components()).map_err(|problems| {
+            ApiError::internal(format!(
+                "stored flow `{}` version {} no longer validates: {}",
+                version.flow_id,
+                version.version,
+                sluice_flow::format_problems(&problems)
+            ))
+        })?;
+        Ok(DeployedFlow {
+            flow,
+            version: version.version,
+        })
+    }
+
+    fn read_flows(&self) -> std::sync::RwLockReadGuard<'_, std::collections::HashMap<(String, String), Arc<DeployedFlow>>> {
+        self.0.flows.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write_flows(&self) -> std::sync::RwLockWriteGuard<'_, std::collections::HashMap<(String, String), Arc<DeployedFlow>>> {
+        self.0.flows.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn forget_flow(&self, project: &str, flow_id: &str) {
+        self.write_flows().remove(&(project.to_owned(), flow_id.to_owned()));
+    }
+
+    /// Validates a flow document and deploys it as the flow's next version.
+    ///
+    /// # Errors
+    ///
+    /// 400 listing every problem when the document is invalid.
+    pub async fn deploy(&self, project: &str, document: Value) -> Result<FlowVersion, ApiError> {
+        let text = document.to_string();
+        let compiled = sluice_flow::validate(&text, self.runtime().components())
+            .map_err(|problems| ApiError::invalid(format!("invalid flow document:\n{}", sluice_flow::format_problems(&problems))))?;
+        let backend = self.backend();
+        let project_owned = project.to_owned();
+        let flow_id = compiled.id.clone();
+        let deployed = blocking(move || Ok(backend.deploy_flow(&project_owned, &flow_id, &document)?)).await?;
+        self.forget_flow(project, &compiled.id);
+        tracing::info!(project.id = %project, flow.id = %compiled.id, flow.version = deployed.version, "Deployed flow");
+        Ok(deployed)
+    }
+
+    /// Runs a flow to its end and stores the run with its trace.
+    async fn execute(&self, project: &str, deployed: Arc<DeployedFlow>, input: Map<String, Value>, run_id: String) -> Result<RunReport, ApiError> {
+        let _slot = Arc::clone(&self.0.run_slots)
+            .try_acquire_owned()
+            .map_err(|_| ApiError::too_many_requests("too many runs in progress; retry after the delay", 1))?;
+        let state = self.clone();
+        let project = project.to_owned();
+        blocking(move || {
+            let created = now_millis();
+            let report = state.runtime().run(
+                &deployed.flow,
+                RunRequest {
+                    project: project.clone(),
+                    input: input.clone(),
+                    triggering_event: None,
+                    run_id: Some(run_id),
+                    keep_step_outputs: true,
+                },
+            );
+            state.metrics().record_run(&report);
+            let record = run_record(&project, deployed.version, &report, Value::Object(input), created);
+            if let Err(err) = state.backend().insert_run(&record) {
+                tracing::error!(run.id = %report.run_id, error = %err, "Failed to store a finished run");
+            }
+            Ok(report)
+        })
+        .await
+    }
+}
+
+fn run_record(project: &str, flow_version: u32, report: &RunReport, input: Value, created: u64) -> RunRecord {
+    RunRecord {
+        run_id: report.run_id.clone(),
+        project: project.to_owned(),
+        flow_id: report.flow_id.clone(),
+        flow_version,
+        status: match report.status {
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+        }
+        .to_owned(),
+        input,
+        output: Value::Object(report.output.clone()),
+        error: serde_json::to_value(&report.error).unwrap_or(Value::Null),
+        trace: serde_json::to_value(&report.trace).unwrap_or(Value::Null),
+        created,
+        duration_us: report.duration_us,
+    }
+}
+
+fn new_run_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// A failed run as an error response, naming the step and the run id.
+fn run_failed(report: &RunReport) -> ApiError {
+    let reason = report
+        .error
+        .as_ref()
+        .map_or_else(|| "the run failed".to_owned(), ToString::to_string);
+    ApiError {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        code: "S042200",
+        description: "Flow run failed",
+        message: format!("{reason} (run `{}`)", report.run_id),
+        retry_after: None,
+    }
+}
+
+async fn run_flow(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<RunBody>) -> Result<Json<Value>, ApiError> {
+    let (flow_id, input, _tenant) = body.into_parts()?;
+    let deployed = state.deployed_flow(&caller.project, &flow_id).await?;
+    if !deployed.flow.trigger.api {
+        return Err(ApiError::forbidden(format!(
+            "flow `{flow_id}` does not allow runs through the API: set `trigger.api` to true"
+        )));
+    }
+    let report = state.execute(&caller.project, deployed, input, new_run_id()).await?;
+    if report.status == RunStatus::Failed {
+        return Err(run_failed(&report));
+    }
+    Ok(Json(json!({ "output": report.output, "executionId": report.run_id })))
+}
+
+async fn run_flow_async(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<RunBody>) -> Result<Json<Value>, ApiError> {
+    let (flow_id, input, _tenant) = body.into_parts()?;
+    let deployed = state.deployed_flow(&caller.project, &flow_id).await?;
+    if !deployed.flow.trigger.api {
+        return Err(ApiError::forbidden(format!(
+            "flow `{flow_id}` does not allow runs through the API: set `trigger.api` to true"
+        )));
+    }
+    let run_id = new_run_id();
+    let queued = RunRecord {
+        run_id: run_id.clone(),
+        project: caller.project.clone(),
+        flow_id: flow_id.clone(),
+        flow_version: deployed.version,
+        status: "running".to_owned(),
+        input: Value::Object(input.clone()),
+        output: Value::Null,
+        error: Value::Null,
+        trace: Value::Array(Vec::new()),
+        created: now_millis(),
+        duration_us: 0,
+    };
+    let backend = state.backend();
+    let record = queued.clone();
+    blocking(move || Ok(backend.insert_run(&record)?)).await?;
+
+    let project = caller.project.clone();
+    let id = run_id.clone();
+    tokio::spawn(async move {
+        let state_for_run = state.clone();
+        let result = blocking(move || {
+            let report = state_for_run.runtime().run(
+                &deployed.flow,
+                RunRequest {
+                    project: project.clone(),
+                    input: input.clone(),
+                    triggering_event: None,
+                    run_id: Some(id),
+                    keep_step_outputs: true,
+                },
+            );
+            state_for_run.metrics().record_run(&report);
+            let record = run_record(&project, deployed.version, &report, Value::Object(input), queued.created);
+            Ok(state_for_run.backend().update_run(&record)?)
+        })
+        .await;
+        if let Err(err) = result {
+            tracing::error!(error = %err.message, "Failed to finish an asynchronous run");
+        }
+    });
+    Ok(Json(json!({ "executionId": run_id })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ExecutionBody {
+    #[serde(default)]
+    execution_id: Option<String>,
+}
+
+async fn async_result(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<ExecutionBody>) -> Result<Json<Value>, ApiError> {
+    let run_id = body.execution_id.filter(|id| !id.is_empty()).ok_or_else(|| ApiError::missing("executionId"))?;
+    let backend = state.backend();
+    let project = caller.project.clone();
+    let id = run_id.clone();
+    let run = blocking(move || Ok(backend.load_run(&project, &id)?))
+        .await?
+        .ok_or_else(|| ApiError::not_found("execution", &run_id))?;
+    Ok(Json(json!({
+        "executionId": run.run_id,
+        "status": run.status,
+        "output": run.output,
+        "error": run.error,
+    })))
+}
+
+fn flow_summary(version: &FlowVersion) -> Value {
+    let document = &version.document;
+    json!({
+        "id": version.flow_id,
+        "name": document.get("name").cloned().unwrap_or_else(|| Value::from(version.flow_id.clone())),
+        "description": document.get("description").cloned().unwrap_or_else(|| Value::from("")),
+        "version": version.version,
+        "trigger": document.get("trigger").cloned().unwrap_or(Value::Null),
+        "disabled": false,
+    })
+}
+
+async fn list_flows(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    let backend = state.backend();
+    let project = caller.project.clone();
+    let flows = blocking(move || Ok(backend.active_flows(&project)?)).await?;
+    let summaries: Vec<Value> = flows.iter().map(flow_summary).collect();
+    Ok(Json(json!({ "total": summaries.len(), "flows": summaries })))
+}
+
+#[derive(Debug, Deserialize)]
+struct DeleteBody {
+    #[serde(default)]
+    ids: Vec<String>,
+}
+
+async fn delete_flows(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<DeleteBody>) -> Result<Json<Value>, ApiError> {
+    if body.ids.is_empty() {
+        return Err(ApiError::missing("ids"));
+    }
+    let backend = state.backend();
+    let project = caller.project.clone();
+    let ids = body.ids.clone();
+    blocking(move || {
+        for id in &ids {
+            backend.delete_flow(&project, id)?;
+        }
+        Ok(())
+    })
+    .await?;
+    for id in &body.ids {
+        state.forget_flow(&caller.project, id);
+    }
+    Ok(Json(json!({})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ImportBody {
+    #[serde(default)]
+    flow_id: Option<String>,
+    #[serde(default)]
+    flow: Option<Value>,
+}
+
+async fn import_flow(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<ImportBody>) -> Result<Json<Value>, ApiError> {
+    let document = body.flow.ok_or_else(|| ApiError::missing("flow"))?;
+    if let Some(flow_id) = &body.flow_id {
+        let document_id = document.get("id").and_then(Value::as_str).unwrap_or_default();
+        if flow_id != document_id {
+            return Err(ApiError::invalid(format!(
+                "flowId `{flow_id}` does not match the document's id `{document_id}`; make them equal"
+            )));
+        }
+    }
+    let deployed = state.deploy(&caller.project, document).await?;
+    Ok(Json(json!({ "flowId": deployed.flow_id, "version": deployed.version })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FlowVersionBody {
+    #[serde(default)]
+    flow_id: Option<String>,
+    #[serde(default)]
+    version: Option<u32>,
+}
+
+async fn export_flow(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<FlowVersionBody>) -> Result<Json<Value>, ApiError> {
+    let flow_id = body.flow_id.filter(|id| !id.is_empty()).ok_or_else(|| ApiError::missing("flowId"))?;
+    let backend = state.backend();
+    let project = caller.project.clone();
+    let id = flow_id.clone();
+    let versions = blocking(move || Ok(backend.flow_versions(&project, &id)?)).await?;
+    let chosen = match body.version {
+        Some(number) => versions.into_iter().find(|v| v.version == number),
+        None => versions.into_iter().find(|v| v.active),
+    }
+    .ok_or_else(|| ApiError::not_found("flow", &flow_id))?;
+    // Descope's export also returns `screens`; management flows have none.
+    Ok(Json(json!({ "flowId": chosen.flow_id, "version": chosen.version, "flow": chosen.document, "screens": [] })))
+}
+
+async fn flow_versions(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<FlowVersionBody>) -> Result<Json<Value>, ApiError> {
+    let flow_id = body.flow_id.filter(|id| !id.is_empty()).ok_or_else(|| ApiError::missing("flowId"))?;
+    let backend = state.backend();
+    let project = caller.project.clone();
+    let id = flow_id.clone();
+    let versions = blocking(move || Ok(backend.flow_versions(&project, &id)?)).await?;
+    if versions.is_empty() {
+        return Err(ApiError::not_found("flow", &flow_id));
+    }
+    let listed: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({ "version": v.version, "active": v.active, "created": v.created }))
+        .collect();
+    Ok(Json(json!({ "flowId": flow_id, "versions": listed })))
+}
+
+async fn rollback_flow(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<FlowVersionBody>) -> Result<Json<Value>, ApiError> {
+    let flow_id = body.flow_id.filter(|id| !id.is_empty()).ok_or_else(|| ApiError::missing("flowId"))?;
+    let version = body.version.ok_or_else(|| ApiError::missing("version"))?;
+    let backend = state.backend();
+    let project = caller.project.clone();
+    let id = flow_id.clone();
+    let activated = blocking(move || Ok(backend.activate_flow_version(&project, &id, version)?)).await?;
+    state.forget_flow(&caller.project, &flow_id);
+    tracing::info!(project.id = %caller.project, flow.id = %flow_id, flow.version = version, "Rolled back flow");
+    Ok(Json(json!({ "flowId": activated.flow_id, "version": activated.version })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListRunsBody {
+    #[serde(default)]
+    flow_id: Option<String>,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+/// Most runs one list call returns.
+const MAX_RUNS_LISTED: u32 = 1_000;
+
+async fn list_runs(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<ListRunsBody>) -> Result<Json<Value>, ApiError> {
+    let limit = body.limit.unwrap_or(100).clamp(1, MAX_RUNS_LISTED);
+    let backend = state.backend();
+    let project = caller.project.clone();
+    let flow_id = body.flow_id.clone();
+    let runs = blocking(move || Ok(backend.list_runs(&project, flow_id.as_deref(), limit)?)).await?;
+    let listed: Vec<Value> = runs
+        .iter()
+        .map(|run| {
+            json!({
+                "runId": run.run_id, "flowId": run.flow_id, "flowVersion": run.flow_version,
+                "status": run.status, "created": run.created, "durationUs": run.duration_us,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "runs": listed })))
+}
+
+async fn get_run(State(state): State<AppState>, caller: Caller, Path(run_id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let backend = state.backend();
+    let project = caller.project.clone();
+    let id = run_id.clone();
+    let run = blocking(move || Ok(backend.load_run(&project, &id)?))
+        .await?
+        .ok_or_else(|| ApiError::not_found("run", &run_id))?;
+    Ok(Json(json!({ "run": run })))
+}

@@ -1,0 +1,192 @@
+//! The management API: Descope's paths, field names and error bodies, so
+//! Descope's SDKs work when pointed at a Sluice base URL, plus Sluice's own
+//! calls for flow versions and runs under the same prefix.
+
+pub mod auth;
+pub mod error;
+mod flows;
+pub mod json;
+mod tenants;
+mod users;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tracing::Instrument as _;
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+
+use self::json::BodyLimit;
+use crate::executor::Runtime;
+use crate::metrics::Metrics;
+use crate::store::Backend;
+
+pub use self::flows::DeployedFlow;
+
+/// Settings of the API layer.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Runs that may execute at once; more get 429 with `Retry-After`.
+    pub max_concurrent_runs: usize,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1 << 20,
+            max_concurrent_runs: 64,
+        }
+    }
+}
+
+/// Shared state of every request handler.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+struct Shared {
+    backend: Arc<dyn Backend>,
+    runtime: Runtime,
+    settings: ApiSettings,
+    /// Compiled active flow versions by (project, flow id).
+    flows: RwLock<HashMap<(String, String), Arc<DeployedFlow>>>,
+    /// Verified key hashes: (project, secret hash) to key id.
+    keys: RwLock<HashMap<(String, String), String>>,
+    run_slots: Arc<Semaphore>,
+    ready: AtomicBool,
+    metrics: Metrics,
+}
+
+impl AppState {
+    /// Creates the state. `runtime` must run against the same `backend`.
+    pub fn new(backend: Arc<dyn Backend>, runtime: Runtime, settings: ApiSettings) -> Self {
+        let run_slots = Arc::new(Semaphore::new(settings.max_concurrent_runs.max(1)));
+        Self(Arc::new(Shared {
+            backend,
+            runtime,
+            settings,
+            flows: RwLock::new(HashMap::new()),
+            keys: RwLock::new(HashMap::new()),
+            run_slots,
+            ready: AtomicBool::new(true),
+            metrics: Metrics::new(),
+        }))
+    }
+
+    /// Returns the store.
+    pub fn backend(&self) -> Arc<dyn Backend> {
+        Arc::clone(&self.0.backend)
+    }
+
+    /// Returns the flow runtime.
+    pub fn runtime(&self) -> &Runtime {
+        &self.0.runtime
+    }
+
+    /// Returns the metrics registry.
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
+    /// Marks the server as ready or not (`/readyz`), for example while it
+    /// shuts down.
+    pub fn set_ready(&self, ready: bool) {
+        self.0.ready.store(ready, Ordering::Relaxed);
+    }
+
+    pub(crate) fn cached_key(&self, project: &str, secret_hash: &str) -> Option<String> {
+        let keys = self.0.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        keys.get(&(project.to_owned(), secret_hash.to_owned())).cloned()
+    }
+
+    pub(crate) fn cache_key(&self, project: &str, secret_hash: &str, key_id: &str) {
+        let mut keys = self.0.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        keys.insert((project.to_owned(), secret_hash.to_owned()), key_id.to_owned());
+    }
+}
+
+/// Builds the router with every route of the API.
+pub fn router(state: AppState) -> Router {
+    let limit = state.0.settings.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/v1/mgmt/license", get(license))
+        .merge(flows::routes())
+        .merge(users::routes())
+        .merge(tenants::routes())
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::Extension(BodyLimit(limit)))
+        .layer(middleware::from_fn_with_state(state.clone(), observe_request))
+        .with_state(state)
+}
+
+/// Opens one span per request and counts the response by route template.
+async fn observe_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let span = tracing::info_span!("request", http.method = %method, http.route = %route);
+    let started = std::time::Instant::now();
+    let response = next.run(request).instrument(span.clone()).await;
+    let status = response.status();
+    state.metrics().record_http(method.as_str(), &route, status.as_u16());
+    let _entered = span.enter();
+    if status.is_server_error() {
+        tracing::warn!(http.status = status.as_u16(), elapsed_us = started.elapsed().as_micros(), "Request failed");
+    } else {
+        tracing::debug!(http.status = status.as_u16(), elapsed_us = started.elapsed().as_micros(), "Request handled");
+    }
+    response
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        state.metrics().render(),
+    )
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    if state.0.ready.load(Ordering::Relaxed) {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down")
+    }
+}
+
+/// Descope's SDKs call this at start when a management key is set and only
+/// warn when it fails; answering keeps their start quiet.
+async fn license() -> axum::Json<Value> {
+    axum::Json(json!({ "rateLimitTier": "self-hosted" }))
+}
+
+/// Runs blocking store work on tokio's blocking pool and maps its errors.
+///
+/// # Errors
+///
+/// Returns the closure's error, or a 500 when the task panicked.
+pub(crate) async fn blocking<T, F>(work: F) -> Result<T, error::ApiError>
+where
+    F: FnOnce() -> Result<T, error::ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(error::ApiError::internal)?
+}

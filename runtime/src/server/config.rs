@@ -1,0 +1,168 @@
+//! Server settings, layered: defaults, then the TOML file, then `SLUICE_*`
+//! environment variables, then command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Settings of `sluice serve`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address the HTTP API listens on.
+    pub listen: SocketAddr,
+    /// Folder of the database and the compiled-component cache.
+    pub data_dir: PathBuf,
+    /// Folder of flow files deployed at start; none when unset.
+    pub flows: Option<PathBuf>,
+    /// Folder of compiled components; `<data_dir>/cache` when unset.
+    pub cache_dir: Option<PathBuf>,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Runs that may execute at once before the API answers 429.
+    pub max_concurrent_runs: usize,
+    /// Steps a run may take before it fails.
+    pub max_steps: u32,
+    /// Default wall-clock limit of one step, in milliseconds.
+    pub step_timeout_ms: u64,
+    /// Default linear-memory limit of one step, in MiB.
+    pub step_memory_mib: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./sluice-data"),
+            flows: None,
+            cache_dir: None,
+            max_body_bytes: 1 << 20,
+            max_concurrent_runs: 64,
+            max_steps: 1_000,
+            step_timeout_ms: 1_000,
+            step_memory_mib: 64,
+        }
+    }
+}
+
+/// Setting names read from `SLUICE_<NAME>` environment variables.
+const ENV_KEYS: [&str; 9] = [
+    "listen",
+    "data_dir",
+    "flows",
+    "cache_dir",
+    "max_body_bytes",
+    "max_concurrent_runs",
+    "max_steps",
+    "step_timeout_ms",
+    "step_memory_mib",
+];
+
+/// Settings given as command-line flags; `None` leaves the lower layers' value.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FlagOverrides {
+    /// `--listen`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// `--data-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// `--flows`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flows: Option<PathBuf>,
+}
+
+impl ServerConfig {
+    /// Loads the settings from every layer.
+    ///
+    /// # Errors
+    ///
+    /// Returns a message that names the invalid setting, where it came from
+    /// and the expected form, or says that the config file is missing.
+    pub fn load(file: Option<&Path>, flags: &FlagOverrides) -> Result<Self, String> {
+        let mut figment = Figment::from(Serialized::defaults(Self::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(format!("config file {} not found; pass an existing TOML file to --config", path.display()));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment
+            .merge(Env::prefixed("SLUICE_").only(&ENV_KEYS))
+            .merge(Serialized::defaults(flags));
+        figment.extract().map_err(|err| {
+            let mut message = format!("invalid setting: {err}");
+            if let Some(key) = err.path.first() {
+                message.push_str(&format!(" (setting `{key}`: {})", expected_form(key)));
+            }
+            message
+        })
+    }
+}
+
+/// Returns the expected form of a setting, for error messages.
+fn expected_form(key: &str) -> &'static str {
+    match key {
+        "listen" => "an IP address and port such as 127.0.0.1:8080",
+        "data_dir" | "flows" | "cache_dir" => "a folder path",
+        "max_body_bytes" | "max_concurrent_runs" | "max_steps" | "step_timeout_ms" | "step_memory_mib" => {
+            "a positive whole number"
+        }
+        _ => "see `sluice serve --help`",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("sluice.toml", "max_steps = 50\nlisten = \"127.0.0.1:9000\"\n")?;
+            jail.set_env("SLUICE_LISTEN", "127.0.0.1:9001");
+            let flags = FlagOverrides {
+                data_dir: Some(PathBuf::from("/tmp/flag")),
+                ..FlagOverrides::default()
+            };
+            let config = ServerConfig::load(Some(Path::new("sluice.toml")), &flags).map_err(|e| e.to_string())?;
+            assert_eq!(config.max_steps, 50);
+            assert_eq!(config.listen, SocketAddr::from(([127, 0, 0, 1], 9001)));
+            assert_eq!(config.data_dir, PathBuf::from("/tmp/flag"));
+            assert_eq!(config.max_body_bytes, 1 << 20);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn invalid_env_setting_is_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SLUICE_MAX_STEPS", "lots");
+            let err = ServerConfig::load(None, &FlagOverrides::default()).expect_err("invalid number");
+            assert!(err.contains("max_steps"), "message: {err}");
+            assert!(err.contains("positive whole number"), "message: {err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn missing_config_file_is_named() {
+        let err = ServerConfig::load(Some(Path::new("/nonexistent/sluice.toml")), &FlagOverrides::default())
+            .expect_err("missing file");
+        assert!(err.contains("/nonexistent/sluice.toml"), "message: {err}");
+    }
+
+    #[test]
+    fn unknown_file_setting_rejected() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("sluice.toml", "lisen = \"127.0.0.1:1\"\n")?;
+            let err = ServerConfig::load(Some(Path::new("sluice.toml")), &FlagOverrides::default())
+                .expect_err("unknown key");
+            assert!(err.contains("lisen"), "message: {err}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,133 @@
+//! `sluice serve`: the management API on the embedded SQLite store.
+
+pub mod bootstrap;
+pub mod config;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use self::config::ServerConfig;
+use crate::api::{ApiSettings, AppState};
+use crate::engine::{Engine, EngineSettings, StepLimits};
+use crate::executor::{RunSettings, Runtime};
+use crate::registry::ComponentRegistry;
+use crate::store::{Backend, SqliteStore};
+
+/// File name of the database inside the data folder.
+pub const DATABASE_FILE: &str = "sluice.db";
+
+/// Opens the store in the data folder, creating both when missing.
+///
+/// # Errors
+///
+/// Fails when the folder cannot be created or the database cannot be opened.
+pub fn open_store(data_dir: &Path) -> anyhow::Result<Arc<SqliteStore>> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create data folder {}", data_dir.display()))?;
+    let store = SqliteStore::open(&data_dir.join(DATABASE_FILE))
+        .with_context(|| format!("cannot open the database in {}", data_dir.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// Builds everything the server needs and serves until SIGINT or SIGTERM,
+/// then lets in-flight requests finish.
+///
+/// # Errors
+///
+/// Fails when the store, the engine, a flow file or the listener cannot be set up.
+pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
+    let store = open_store(&config.data_dir)?;
+    let backend: Arc<dyn Backend> = store;
+    let project = {
+        let backend = Arc::clone(&backend);
+        tokio::task::spawn_blocking(move || bootstrap::ensure_project(backend.as_ref())).await??
+    };
+
+    let engine = Arc::new(
+        Engine::new(EngineSettings {
+            cache_dir: Some(config.cache_dir.clone().unwrap_or_else(|| config.data_dir.join("cache"))),
+            max_instances: u32::try_from(config.max_concurrent_runs).unwrap_or(u32::MAX).max(16),
+            ..EngineSettings::default()
+        })
+        .map_err(|err| anyhow::anyhow!("cannot start the component engine: {err:#}"))?,
+    );
+    let mut registry = ComponentRegistry::with_builtins(&engine)?;
+    let flow_documents = match &config.flows {
+        Some(folder) => bootstrap::read_flow_folder(&engine, &mut registry, folder)?,
+        None => Vec::new(),
+    };
+
+    let defaults = StepLimits {
+        timeout: Duration::from_millis(config.step_timeout_ms),
+        memory_bytes: usize::try_from(config.step_memory_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
+        ..StepLimits::default()
+    };
+    let run_settings = RunSettings {
+        max_steps: config.max_steps,
+        default_limits: defaults,
+        ..RunSettings::default()
+    };
+    let runtime = Runtime::new(engine, Arc::new(registry), Arc::clone(&backend) as _, run_settings);
+    let state = AppState::new(
+        Arc::clone(&backend),
+        runtime,
+        ApiSettings {
+            max_body_bytes: config.max_body_bytes,
+            max_concurrent_runs: config.max_concurrent_runs,
+        },
+    );
+    for document in flow_documents {
+        bootstrap::deploy_if_changed(&state, &project, document).await?;
+    }
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}; pick another address with --listen", config.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(listen = %address, data_dir = %config.data_dir.display(), "Sluice is serving");
+    println!("Sluice is listening on http://{address}");
+
+    let app = crate::api::router(state.clone())
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let shutdown_state = state.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            shutdown_state.set_ready(false);
+            tracing::info!("Shutting down: finishing requests in progress");
+        })
+        .await
+        .context("the HTTP server failed")?;
+    tracing::info!("Sluice stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "Cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "Cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,141 @@
+//! `sluice serve` as a real process on loopback: bootstrap, authentication,
+//! flows with versions, runs, and data that survives a restart.
+
+mod common;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use common::server::{KEY, PROJECT, Server};
+
+#[test]
+fn health_and_auth() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let server = Server::start(dir.path());
+    assert_eq!(server.call("GET", "/healthz", None, None).0, 200);
+    assert_eq!(server.call("GET", "/readyz", None, None).0, 200);
+
+    for credentials in [None, Some("no-colon"), Some("Ptestproject:wrong"), Some("Pother:test-management-key")] {
+        let (status, body) = server.call("POST", "/v1/mgmt/flow/list", Some(json!({})), credentials);
+        assert_eq!(status, 401, "credentials {credentials:?}");
+        assert_eq!(body["errorCode"], "S040100", "credentials {credentials:?}");
+        assert!(body["errorMessage"].as_str().is_some_and(|m| m.contains("Bearer")));
+    }
+    let (status, body) = server.call("GET", "/v1/mgmt/license", None, Some(&format!("{PROJECT}:{KEY}")));
+    assert_eq!(status, 200);
+    assert!(body.get("rateLimitTier").is_some());
+    server.stop();
+}
+
+#[test]
+fn flows_run_version_and_survive_restart() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let server = Server::start(dir.path());
+
+    let (status, listed) = server.post("/v1/mgmt/flow/list", json!({}));
+    assert_eq!(status, 200);
+    let ids: Vec<&str> = listed["flows"].as_array().expect("flows").iter().filter_map(|f| f["id"].as_str()).collect();
+    assert!(ids.contains(&"offboard-user"), "flows: {ids:?}");
+    assert_eq!(listed["total"], listed["flows"].as_array().map_or(0, Vec::len));
+
+    // Nested body (Node and Go SDKs) and flat body (Python SDK).
+    let (status, nested) = server.post(
+        "/v1/mgmt/flow/run",
+        json!({"flowId": "offboard-user", "options": {"input": {"loginId": "ghost@example.com"}}}),
+    );
+    assert_eq!(status, 200, "body: {nested}");
+    assert_eq!(nested["output"]["error"], "user `ghost@example.com` not found");
+    let (status, flat) = server.post("/v1/mgmt/flow/run", json!({"flowId": "offboard-user", "input": {"loginId": "x"}}));
+    assert_eq!(status, 200, "body: {flat}");
+    assert_eq!(flat["output"]["error"], "user `x` not found");
+
+    let (status, missing) = server.post("/v1/mgmt/flow/run", json!({"input": {}}));
+    assert_eq!(status, 400);
+    assert_eq!(missing["errorCode"], "E011002");
+    let (status, unknown) = server.post("/v1/mgmt/flow/run", json!({"flowId": "nope"}));
+    assert_eq!(status, 404);
+    assert!(unknown["errorMessage"].as_str().is_some_and(|m| m.contains("nope")));
+    let (status, wrong_type) = server.post("/v1/mgmt/flow/run", json!({"flowId": 42}));
+    assert_eq!(status, 400);
+    assert!(wrong_type["errorMessage"].as_str().is_some_and(|m| m.contains("flowId")), "body: {wrong_type}");
+
+    // Async run and its result.
+    let (status, started) = server.post("/v1/mgmt/flow/async/run", json!({"flowId": "offboard-user", "options": {"input": {"loginId": "a"}}}));
+    assert_eq!(status, 200);
+    let execution = started["executionId"].as_str().expect("execution id").to_owned();
+    let mut result = Value::Null;
+    for _ in 0..100 {
+        let (_, body) = server.post("/v1/mgmt/flow/async/result", json!({"executionId": execution}));
+        if body["status"] != "running" {
+            result = body;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(result["status"], "completed", "result: {result}");
+    assert_eq!(result["output"]["error"], "user `a` not found");
+
+    // Deploy a new version, roll back to the first.
+    let (_, exported) = server.post("/v1/mgmt/flow/export", json!({"flowId": "offboard-user"}));
+    let mut document = exported["flow"].clone();
+    document["description"] = Value::from("second version");
+    let (status, imported) = server.post("/v1/mgmt/flow/import", json!({"flowId": "offboard-user", "flow": document}));
+    assert_eq!(status, 200, "body: {imported}");
+    assert_eq!(imported["version"], 2);
+    let (_, versions) = server.post("/v1/mgmt/flow/versions", json!({"flowId": "offboard-user"}));
+    assert_eq!(versions["versions"].as_array().map(Vec::len), Some(2));
+    let (status, rolled) = server.post("/v1/mgmt/flow/rollback", json!({"flowId": "offboard-user", "version": 1}));
+    assert_eq!(status, 200, "body: {rolled}");
+    let (_, after) = server.post("/v1/mgmt/flow/export", json!({"flowId": "offboard-user"}));
+    assert_eq!(after["version"], 1);
+
+    // An invalid document is rejected with every problem.
+    let (status, invalid) = server.post(
+        "/v1/mgmt/flow/import",
+        json!({"flow": {"id": "bad", "type": "management", "start": "x", "steps": []}}),
+    );
+    assert_eq!(status, 400);
+    assert!(invalid["errorMessage"].as_str().is_some_and(|m| m.contains("start")), "body: {invalid}");
+
+    let (_, runs) = server.post("/v1/mgmt/flow/runs", json!({"flowId": "offboard-user"}));
+    let run_count = runs["runs"].as_array().map_or(0, Vec::len);
+    assert_eq!(run_count, 3, "runs: {runs}");
+    let run_id = runs["runs"][0]["runId"].as_str().expect("run id").to_owned();
+    let (status, run) = server.call("GET", &format!("/v1/mgmt/flow/runs/{run_id}"), None, Some(&format!("{PROJECT}:{KEY}")));
+    assert_eq!(status, 200);
+    assert_eq!(run["run"]["flowVersion"], 1);
+    assert_eq!(run["run"]["trace"][0]["component"], "builtin:load-user");
+
+    let (status, metrics) = server.call("GET", "/metrics", None, None);
+    assert_eq!(status, 200);
+    let metrics = metrics.as_str().expect("metrics are text").to_owned();
+    assert!(
+        metrics.contains(r#"sluice_flow_runs_total{flow="offboard-user",outcome="completed"} 3"#),
+        "metrics: {metrics}"
+    );
+    assert!(metrics.contains(r#"route="/v1/mgmt/flow/run",status="200""#), "metrics: {metrics}");
+    assert!(metrics.contains(r#"sluice_step_duration_seconds_count{component="builtin:load-user",outcome="not-found"}"#), "metrics: {metrics}");
+    server.stop();
+
+    // Restart on the same data folder: versions, the rollback and the runs remain.
+    let server = Server::start(dir.path());
+    let (_, versions) = server.post("/v1/mgmt/flow/versions", json!({"flowId": "offboard-user"}));
+    assert_eq!(versions["versions"].as_array().map(Vec::len), Some(2), "no version added by restart: {versions}");
+    let (_, exported) = server.post("/v1/mgmt/flow/export", json!({"flowId": "offboard-user"}));
+    assert_eq!(exported["version"], 1);
+    let (_, runs) = server.post("/v1/mgmt/flow/runs", json!({"flowId": "offboard-user"}));
+    assert_eq!(runs["runs"].as_array().map_or(0, Vec::len), 3);
+    server.stop();
+}
+
+#[test]
+fn oversized_body_is_413() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let server = Server::start(dir.path());
+    let padding = "x".repeat(2 << 20);
+    let (status, body) = server.post("/v1/mgmt/flow/run", json!({"flowId": "offboard-user", "input": {"pad": padding}}));
+    assert_eq!(status, 413);
+    assert_eq!(body["errorCode"], "S041300");
+    server.stop();
+}
