@@ -27,7 +27,11 @@ fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let root = manifest_dir.parent().expect("runtime/ sits inside the workspace").to_path_buf();
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let target_dir = root.join("target").join("wasm-guests");
+    // Guests go under the same target folder as the host build, so a
+    // CARGO_TARGET_DIR chosen by the user is respected.
+    let target_dir = env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root.join("target"), PathBuf::from)
+        .join("wasm-guests");
 
     for watched in ["wit", "sdk", "components", "tests/components", "examples", "Cargo.lock", "Cargo.toml"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
@@ -112,8 +116,9 @@ fn build_guest(root: &Path, target_dir: &Path, package: &str) -> PathBuf {
     let status = command.status().unwrap_or_else(|err| panic!("cannot run cargo to build guest `{package}`: {err}"));
     assert!(
         status.success(),
-        "building guest component `{package}` for wasm32-wasip2 failed; if the target is missing, \
-         run `rustup target add wasm32-wasip2`"
+        "building guest component `{package}` for wasm32-wasip2 failed: the compiler's errors are \
+         above. Every workspace crate under components/, tests/components/ and examples/ is built \
+         with the host. If the errors say the target is missing, run `rustup target add wasm32-wasip2`"
     );
     let wasm = target_dir
         .join("wasm32-wasip2")

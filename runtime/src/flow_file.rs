@@ -32,20 +32,29 @@ pub fn load_flow_file(engine: &Engine, registry: &mut ComponentRegistry, path: &
     let base_dir = path.parent().unwrap_or_else(|| Path::new("."));
     let mut problems = Vec::new();
     if let Ok(document) = serde_json::from_str::<serde_json::Value>(&text) {
-        for message in registry.load_file_references(engine, &document, base_dir) {
+        for (step, message) in registry.load_file_references(engine, &document, base_dir) {
             problems.push(Problem {
-                step: None,
-                location: "steps".to_owned(),
+                step: Some(step),
+                location: "component".to_owned(),
                 message,
-                fix: "build the component, or point `component` at an existing file".to_owned(),
+                fix: "build the component with `cargo build --target wasm32-wasip2 --release -p <crate>`, \
+                      or point `component` at the built .wasm file, relative to the flow file"
+                    .to_owned(),
             });
         }
     }
     match sluice_flow::validate(&text, registry) {
         Ok(flow) if problems.is_empty() => Ok(flow),
         Ok(_) => Err(FlowFileError::Invalid { problems }),
-        Err(mut found) => {
-            problems.append(&mut found);
+        Err(found) => {
+            // A component file that failed to load is also "not installed"
+            // for the validator; report it once, with the load error.
+            let failed_steps: Vec<Option<String>> = problems.iter().map(|p| p.step.clone()).collect();
+            problems.extend(
+                found
+                    .into_iter()
+                    .filter(|p| !(p.location == "component" && failed_steps.contains(&p.step))),
+            );
             Err(FlowFileError::Invalid { problems })
         }
     }

@@ -54,15 +54,17 @@ impl ComponentRegistry {
     }
 
     /// Loads every `file:` component that a flow document references,
-    /// resolving paths against `base_dir`, and returns one message per
-    /// component that failed. References that are already loaded are skipped.
-    pub fn load_file_references(&mut self, engine: &Engine, document: &Value, base_dir: &Path) -> Vec<String> {
+    /// resolving paths against `base_dir`, and returns the step id and a
+    /// message for each component that failed. References that are already
+    /// loaded are skipped.
+    pub fn load_file_references(&mut self, engine: &Engine, document: &Value, base_dir: &Path) -> Vec<(String, String)> {
         let mut errors = Vec::new();
         let steps = document.get("steps").and_then(Value::as_array);
         for step in steps.into_iter().flatten() {
             let Some(reference) = step.get("component").and_then(Value::as_str) else {
                 continue;
             };
+            let step_id = step.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
             let Some(path) = reference.strip_prefix(FILE_PREFIX) else {
                 continue;
             };
@@ -73,16 +75,16 @@ impl ComponentRegistry {
             let bytes = match std::fs::read(&full_path) {
                 Ok(bytes) => bytes,
                 Err(err) => {
-                    errors.push(format!(
-                        "cannot read component `{reference}` at {}: {err}; build it or fix the path",
-                        full_path.display()
+                    errors.push((
+                        step_id,
+                        format!("cannot read component file {}: {err}", full_path.display()),
                     ));
                     continue;
                 }
             };
             match engine.load(reference, &bytes) {
                 Ok(component) => self.insert(component),
-                Err(err) => errors.push(err.to_string()),
+                Err(err) => errors.push((step_id, err.to_string())),
             }
         }
         errors

@@ -104,7 +104,7 @@ fn invalid_input_json_exits_two() {
     let output = sluice(&["run", &fixture("flows/welcome-acme-user/flow.json"), "--input", "{not json"]);
     assert_eq!(output.status.code(), Some(2));
     let message = stderr(&output);
-    assert!(message.starts_with("error: --input must be a JSON object"), "stderr: {message}");
+    assert!(message.starts_with("error: --input `{not json` is not a JSON object"), "stderr: {message}");
     assert_eq!(message.lines().count(), 1, "one-line error: {message}");
 }
 
@@ -165,4 +165,25 @@ fn example_component_runs_as_step() {
     assert!(output.status.success(), "stderr: {}", stderr(&output));
     let printed: Value = serde_json::from_str(&stdout(&output)).expect("stdout is JSON");
     assert_eq!(printed["tenantId"], "tenant-acme", "output: {printed}");
+}
+
+#[test]
+fn missing_component_file_reported_once() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let flow = serde_json::json!({
+        "id": "missing-file", "type": "management", "start": "go",
+        "steps": [
+            { "id": "go", "kind": "action", "component": "file:nothing-here.wasm", "next": { "success": "done" } },
+            { "id": "done", "kind": "end", "outputs": [] }
+        ]
+    });
+    let path = dir.path().join("flow.json");
+    std::fs::write(&path, flow.to_string()).expect("flow written");
+    let output = sluice(&["flow", "validate", &path.display().to_string()]);
+    assert_eq!(output.status.code(), Some(1));
+    let printed = stdout(&output);
+    assert!(printed.contains("1 problem"), "stdout: {printed}");
+    assert!(printed.contains("step \"go\""), "stdout: {printed}");
+    assert!(printed.contains("nothing-here.wasm"), "stdout: {printed}");
+    assert!(printed.contains("cargo build --target wasm32-wasip2"), "stdout: {printed}");
 }

@@ -139,3 +139,49 @@ fn oversized_body_is_413() {
     assert_eq!(body["errorCode"], "S041300");
     server.stop();
 }
+
+#[test]
+fn key_create_adds_working_key() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let server = Server::start(dir.path());
+    server.stop();
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["key", "create", "--name", "ci", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("sluice key create runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains(PROJECT), "stdout: {stdout}");
+    let secret = stdout.lines().last().expect("the key is printed last").trim().to_owned();
+    assert_ne!(secret, KEY);
+
+    let server = Server::start(dir.path());
+    let (status, _) = server.call("POST", "/v1/mgmt/flow/list", Some(json!({})), Some(&format!("{PROJECT}:{secret}")));
+    assert_eq!(status, 200, "the new key authenticates");
+    server.stop();
+
+    let missing = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["key", "create", "--project", "Pnope", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("sluice key create runs");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("Pnope"));
+}
+
+#[test]
+fn invalid_setting_stops_start() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["serve", "--data-dir"])
+        .arg(dir.path())
+        .env("SLUICE_MAX_CONCURRENT_RUNS", "many")
+        .output()
+        .expect("sluice serve runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("max_concurrent_runs"), "stderr: {stderr}");
+    assert!(stderr.contains("SLUICE_MAX_CONCURRENT_RUNS") || stderr.contains("environment"), "stderr: {stderr}");
+}

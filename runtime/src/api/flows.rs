@@ -252,7 +252,8 @@ async fn run_flow_async(State(state): State<AppState>, caller: Caller, ApiJson(b
 
     let project = caller.project.clone();
     let id = run_id.clone();
-    tokio::spawn(async move {
+    let tracker = state.background_runs().clone();
+    tracker.spawn(async move {
         let state_for_run = state.clone();
         let result = blocking(move || {
             let report = state_for_run.runtime().run(

@@ -22,6 +22,7 @@ use axum::routing::get;
 use tracing::Instrument as _;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
 
 use self::json::BodyLimit;
 use crate::executor::Runtime;
@@ -63,6 +64,8 @@ struct Shared {
     run_slots: Arc<Semaphore>,
     ready: AtomicBool,
     metrics: Metrics,
+    /// Asynchronous runs still in progress, awaited on shutdown.
+    background: TaskTracker,
 }
 
 impl AppState {
@@ -78,6 +81,7 @@ impl AppState {
             run_slots,
             ready: AtomicBool::new(true),
             metrics: Metrics::new(),
+            background: TaskTracker::new(),
         }))
     }
 
@@ -94,6 +98,11 @@ impl AppState {
     /// Returns the metrics registry.
     pub fn metrics(&self) -> &Metrics {
         &self.0.metrics
+    }
+
+    /// Returns the tracker of asynchronous runs in progress.
+    pub fn background_runs(&self) -> &TaskTracker {
+        &self.0.background
     }
 
     /// Marks the server as ready or not (`/readyz`), for example while it

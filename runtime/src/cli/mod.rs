@@ -109,13 +109,15 @@ pub fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-/// Logs to stderr; `SLUICE_LOG` takes a filter such as `info` or
-/// `sluice=debug`, and defaults to `default_level`.
+/// Logs to stderr; `SLUICE_LOG` takes a filter such as `sluice=debug`
+/// (plain `debug` includes wasmtime's own detail), and defaults to
+/// `default_level`.
 fn init_logging(default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
 }

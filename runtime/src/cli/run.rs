@@ -53,7 +53,12 @@ struct Fixture {
 pub(super) fn run(args: &RunArgs) -> u8 {
     let input: Map<String, Value> = match serde_json::from_str(&args.input) {
         Ok(input) => input,
-        Err(err) => return usage_error(format!("--input must be a JSON object ({err}); for example --input '{{\"email\": \"a@b.c\"}}'")),
+        Err(err) => {
+            return usage_error(format!(
+                "--input `{}` is not a JSON object ({err}); pass one such as --input '{{\"email\": \"a@b.c\"}}'",
+                args.input
+            ));
+        }
     };
     let event: Option<Value> = match &args.event {
         None => None,
@@ -90,7 +95,7 @@ pub(super) fn run(args: &RunArgs) -> u8 {
         Err(FlowFileError::Unreadable(message)) => return usage_error(message),
         Err(FlowFileError::Invalid { problems }) => {
             eprintln!("error: flow file {} is invalid:", args.flow.display());
-            eprintln!("{}", sluice_flow::format_problems(&problems));
+            eprint!("{}", sluice_flow::format_problems(&problems));
             return EXIT_FAILED;
         }
     };

@@ -33,7 +33,7 @@ pub(super) fn validate(args: &ValidateArgs) -> u8 {
             Err(FlowFileError::Unreadable(message)) => code = code.max(usage_error(message)),
             Err(FlowFileError::Invalid { problems }) => {
                 println!("{}: {} problem{}", file.display(), problems.len(), if problems.len() == 1 { "" } else { "s" });
-                println!("{}", sluice_flow::format_problems(&problems));
+                print!("{}", sluice_flow::format_problems(&problems));
                 code = code.max(EXIT_FAILED);
             }
         }

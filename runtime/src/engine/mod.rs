@@ -230,7 +230,8 @@ impl Engine {
         let compile = || {
             Component::new(&self.inner, bytes).map_err(|err| LoadError::Invalid {
                 reference: reference.to_owned(),
-                reason: format!("{err:#}"),
+                // The first line only: wasmtime follows it with a byte dump.
+                reason: format!("{err:#}").lines().next().unwrap_or_default().to_owned(),
             })
         };
         let component = match &self.cache {

@@ -101,6 +101,12 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         })
         .await
         .context("the HTTP server failed")?;
+    let background = state.background_runs();
+    background.close();
+    if !background.is_empty() {
+        tracing::info!(runs = background.len(), "Waiting for asynchronous runs to finish");
+    }
+    background.wait().await;
     tracing::info!("Sluice stopped");
     Ok(())
 }
