@@ -6,6 +6,7 @@ pub mod auth;
 pub mod error;
 mod flows;
 pub mod json;
+mod openapi;
 mod tenants;
 mod users;
 
@@ -133,6 +134,7 @@ pub fn router(state: AppState) -> Router {
         .merge(flows::routes())
         .merge(users::routes())
         .merge(tenants::routes())
+        .merge(openapi::routes())
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::Extension(BodyLimit(limit)))
         .layer(middleware::from_fn_with_state(state.clone(), observe_request))
