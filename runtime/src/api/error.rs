@@ -23,6 +23,8 @@ pub const USER_NOT_FOUND: &str = "E062108";
 pub const UNAUTHORIZED: &str = "S040100";
 /// The caller may not do this.
 pub const FORBIDDEN: &str = "S040300";
+/// A flow run failed; the message names the step and the run id.
+pub const RUN_FAILED: &str = "S042200";
 /// The flow, tenant, run or other object does not exist.
 pub const NOT_FOUND: &str = "S040400";
 /// The change conflicts with existing data, such as a taken login id.
@@ -34,7 +36,7 @@ pub const TOO_MANY_REQUESTS: &str = "S042900";
 /// The server failed; the details are in its log.
 pub const INTERNAL: &str = "S050000";
 
-/// An error answered to an API client.
+/// An error returned to an API client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     /// HTTP status.
@@ -43,7 +45,7 @@ pub struct ApiError {
     pub code: &'static str,
     /// Short description of the code.
     pub description: &'static str,
-    /// What went wrong with this request, naming the field or id.
+    /// Message about this request, naming the field or id.
     pub message: String,
     /// Seconds to wait before retrying, sent as `Retry-After` with 429.
     pub retry_after: Option<u64>,
@@ -116,6 +118,11 @@ impl ApiError {
             "Payload too large",
             format!("request body is larger than the limit of {limit} bytes"),
         )
+    }
+
+    /// 422: the flow ran and failed.
+    pub fn run_failed(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, RUN_FAILED, "Flow run failed", message)
     }
 
     /// 429 with `Retry-After`.

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -72,7 +71,7 @@ impl RunBody {
         let nested = self.options.unwrap_or_default();
         let input = nested.input.or(self.flat.input).unwrap_or_default();
         let tenant = nested.tenant.or(self.flat.tenant);
-        // `preview` asks for a dry run in Descope; Sluice runs every call.
+        // `preview` requests a dry run in Descope; Sluice runs every call.
         let _ = nested.preview.or(self.flat.preview);
         Ok((flow_id, input, tenant))
     }
@@ -140,11 +139,16 @@ impl AppState {
         Ok(deployed)
     }
 
+    /// Takes one of the slots that bound concurrent runs, or fails with 429.
+    fn run_slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        Arc::clone(&self.0.run_slots)
+            .try_acquire_owned()
+            .map_err(|_| ApiError::too_many_requests("too many runs in progress; retry after the delay", 1))
+    }
+
     /// Runs a flow to its end and stores the run with its trace.
     async fn execute(&self, project: &str, deployed: Arc<DeployedFlow>, input: Map<String, Value>, run_id: String) -> Result<RunReport, ApiError> {
-        let _slot = Arc::clone(&self.0.run_slots)
-            .try_acquire_owned()
-            .map_err(|_| ApiError::too_many_requests("too many runs in progress; retry after the delay", 1))?;
+        let _slot = self.run_slot()?;
         let state = self.clone();
         let project = project.to_owned();
         blocking(move || {
@@ -194,19 +198,13 @@ fn new_run_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-/// A failed run as an error response, naming the step and the run id.
+/// Builds the error response of a failed run, naming the step and the run id.
 fn run_failed(report: &RunReport) -> ApiError {
     let reason = report
         .error
         .as_ref()
         .map_or_else(|| "the run failed".to_owned(), ToString::to_string);
-    ApiError {
-        status: StatusCode::UNPROCESSABLE_ENTITY,
-        code: "S042200",
-        description: "Flow run failed",
-        message: format!("{reason} (run `{}`)", report.run_id),
-        retry_after: None,
-    }
+    ApiError::run_failed(format!("{reason} (run `{}`)", report.run_id))
 }
 
 async fn run_flow(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<RunBody>) -> Result<Json<Value>, ApiError> {
@@ -232,6 +230,7 @@ async fn run_flow_async(State(state): State<AppState>, caller: Caller, ApiJson(b
             "flow `{flow_id}` does not allow runs through the API: set `trigger.api` to true"
         )));
     }
+    let slot = state.run_slot()?;
     let run_id = new_run_id();
     let queued = RunRecord {
         run_id: run_id.clone(),
@@ -254,6 +253,7 @@ async fn run_flow_async(State(state): State<AppState>, caller: Caller, ApiJson(b
     let id = run_id.clone();
     let tracker = state.background_runs().clone();
     tracker.spawn(async move {
+        let _slot = slot;
         let state_for_run = state.clone();
         let result = blocking(move || {
             let report = state_for_run.runtime().run(

@@ -181,8 +181,8 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
     }
 }
 
-/// Descope's SDKs call this at start when a management key is set and only
-/// warn when it fails; answering keeps their start quiet.
+/// Descope's SDKs call this at start when a management key is set and log a
+/// warning when it fails, so a success response keeps their start quiet.
 async fn license() -> axum::Json<Value> {
     axum::Json(json!({ "rateLimitTier": "self-hosted" }))
 }

@@ -22,7 +22,7 @@ pub struct ServerConfig {
     pub cache_dir: Option<PathBuf>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
-    /// Runs that may execute at once before the API answers 429.
+    /// Runs that may execute at once before the API returns 429.
     pub max_concurrent_runs: usize,
     /// Steps a run may take before it fails.
     pub max_steps: u32,
@@ -81,7 +81,7 @@ impl ServerConfig {
     /// # Errors
     ///
     /// Returns a message that names the invalid setting, where it came from
-    /// and the expected form, or says that the config file is missing.
+    /// and the expected form, or that the config file is missing.
     pub fn load(file: Option<&Path>, flags: &FlagOverrides) -> Result<Self, String> {
         let mut figment = Figment::from(Serialized::defaults(Self::default()));
         if let Some(path) = file {
