@@ -1,5 +1,7 @@
 //! Per-step and per-flow cost of the sandbox.
 //!
+//! - `step/echo`: instantiate a guest that parses and returns its input, with
+//!   an empty config and context, and call it once (no host call).
 //! - `step/load-user`: instantiate the built-in load-user action in a fresh
 //!   store and call it once (one host call inside).
 //! - `flow/five-steps-wasm`: load user, condition, update user, audit event,
@@ -82,6 +84,23 @@ fn bench_step(c: &mut Criterion) {
     let limits = StepLimits::default();
     let config = json!({ "loginId": "ada@acme.com" }).to_string();
     let context = json!({ "client": { "email": "ada@acme.com" } }).to_string();
+    let echo_bytes = std::fs::read(
+        sluice::registry::GUEST_FILES
+            .iter()
+            .find(|(name, _)| *name == "fixture:echo")
+            .map(|(_, path)| *path)
+            .expect("echo fixture built"),
+    )
+    .expect("echo fixture readable");
+    let echo = engine.load("fixture:echo", &echo_bytes).expect("echo loads");
+    c.bench_function("step/echo", |b| {
+        b.iter(|| {
+            let output = engine
+                .run_step(&echo, "{}".to_owned(), "{}".to_owned(), &limits, host.clone())
+                .expect("step runs");
+            black_box(output);
+        });
+    });
     c.bench_function("step/load-user", |b| {
         b.iter(|| {
             let output = engine

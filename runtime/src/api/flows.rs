@@ -65,8 +65,11 @@ struct RunBody {
     flat: RunOptions,
 }
 
+/// The parts of a run request: flow id, inputs and tenant.
+type RunParts = (String, Map<String, Value>, Option<String>);
+
 impl RunBody {
-    fn into_parts(self) -> Result<(String, Map<String, Value>, Option<String>), ApiError> {
+    fn into_parts(self) -> Result<RunParts, ApiError> {
         let flow_id = self.flow_id.filter(|id| !id.is_empty()).ok_or_else(|| ApiError::missing("flowId"))?;
         let nested = self.options.unwrap_or_default();
         let input = nested.input.or(self.flat.input).unwrap_or_default();

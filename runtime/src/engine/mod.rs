@@ -165,8 +165,11 @@ impl Engine {
             .total_tables(instances.saturating_mul(4))
             .max_memory_size(settings.max_memory_bytes)
             // Keeping a little memory resident and zeroing it by hand beats
-            // returning it to the kernel for small guests (measured in
-            // docs/benchmarks.md); more than a guest uses makes teardown slower.
+            // returning it to the kernel for small guests; more than a guest
+            // uses makes teardown slower.
+            // TODO: one action step costs about 43 µs (docs/benchmarks.md)
+            // against a 10 µs target; profile instantiation and the guests'
+            // JSON handling, then remove this note.
             .linear_memory_keep_resident(256 << 10)
             .table_keep_resident(64 << 10);
 

@@ -116,6 +116,7 @@ fn expected_form(key: &str) -> &'static str {
 }
 
 #[cfg(test)]
+#[expect(clippy::result_large_err, reason = "figment::Jail fixes the closure's error type")]
 mod tests {
     use super::*;
 
