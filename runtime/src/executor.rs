@@ -54,7 +54,7 @@ pub struct RunRequest {
     pub keep_step_outputs: bool,
 }
 
-/// How a run ended.
+/// Final state of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {
@@ -64,7 +64,7 @@ pub enum RunStatus {
     Failed,
 }
 
-/// Why a run failed.
+/// Failure that ended a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunFailure {
@@ -101,7 +101,7 @@ pub struct StepTrace {
     pub duration_us: u64,
     /// Outcome followed: `success`, `error`, a branch name, or `end`.
     pub outcome: String,
-    /// What the step returned, when the request asked to keep outputs.
+    /// Step result, kept when the request sets `keep_step_outputs`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<Value>,
     /// The step's error, if it failed.
@@ -119,11 +119,11 @@ pub struct RunReport {
     pub flow_id: String,
     /// Flow version that ran.
     pub flow_version: u32,
-    /// How the run ended.
+    /// Final state.
     pub status: RunStatus,
     /// Outputs of the End step; empty when the run failed.
     pub output: Map<String, Value>,
-    /// Why the run failed.
+    /// Failure that ended the run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<RunFailure>,
     /// Executed steps in order.
@@ -150,7 +150,7 @@ impl std::fmt::Debug for Runtime {
     }
 }
 
-/// Where a step's outcome leads.
+/// Destination of a step's outcome.
 enum Next {
     Step(usize),
     Fail(RunFailure),

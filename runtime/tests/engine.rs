@@ -36,7 +36,7 @@ fn run(reference: &str, config: Value, limits: &StepLimits) -> Result<StepOutput
     common::engine().run_step(&component, config.to_string(), json!({"client": {}}).to_string(), limits, host_context())
 }
 
-/// A healthy step still runs after a hostile one, so nothing leaked.
+/// Checks that a healthy step still runs after a hostile one.
 fn assert_host_still_works() {
     let output = run("fixture:echo", json!({"ping": 1}), &limits()).expect("echo runs");
     let StepOutput::Action { value, .. } = output else {
