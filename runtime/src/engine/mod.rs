@@ -167,7 +167,7 @@ impl Engine {
             // Keeping a little memory resident and zeroing it by hand beats
             // returning it to the kernel for small guests; more than a guest
             // uses makes teardown slower.
-            // TODO: one action step costs about 43 µs (docs/benchmarks.md)
+            // TODO: one action step costs 39 to 56 µs (docs/benchmarks.md)
             // against a 10 µs target; profile instantiation and the guests'
             // JSON handling, then remove this note.
             .linear_memory_keep_resident(256 << 10)
