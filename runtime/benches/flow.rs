@@ -142,8 +142,8 @@ fn bench_flows(c: &mut Criterion) {
     });
 }
 
-/// The benchmark flow as plain Rust: same store calls, same JSON handling of
-/// inputs and outputs, no sandbox.
+/// Runs the benchmark flow as plain Rust: the same store calls and the same
+/// JSON handling of inputs and outputs, with no sandbox.
 fn native_five_steps(store: &dyn IdentityStore, input: &Map<String, Value>) -> Map<String, Value> {
     let actor = Actor::new("flow:bench");
     let email = input.get("email").and_then(Value::as_str).unwrap_or_default();

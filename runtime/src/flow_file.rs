@@ -7,7 +7,7 @@ use sluice_flow::{CompiledFlow, Problem};
 use crate::engine::Engine;
 use crate::registry::ComponentRegistry;
 
-/// Why a flow file could not be loaded.
+/// Reason a flow file could not be loaded.
 #[derive(Debug)]
 pub enum FlowFileError {
     /// The file cannot be read.

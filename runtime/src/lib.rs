@@ -3,7 +3,7 @@
 //! A flow is a graph of steps, each a WebAssembly component that targets one
 //! of the `sluice:flow` worlds. The [`engine`] loads and runs components in a
 //! sandbox, the [`executor`] walks a validated flow from its start step to an
-//! End step, and the [`store`] holds the users, tenants and audit events that
+//! End step, and the [`store`] keeps the users, tenants and audit events that
 //! the `action` world's host calls read and change.
 
 pub mod api;

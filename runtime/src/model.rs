@@ -145,6 +145,27 @@ impl NewUser {
         ids.extend(self.additional_login_ids.iter().cloned());
         ids
     }
+
+    /// Builds the stored user with the id and creation time (seconds since
+    /// the Unix epoch) the store assigned. A missing status becomes `enabled`.
+    pub fn into_user(self, user_id: String, created_time: u64) -> User {
+        User {
+            user_id,
+            login_ids: self.login_ids(),
+            email: self.email,
+            phone: self.phone,
+            name: self.name,
+            given_name: self.given_name,
+            family_name: self.family_name,
+            status: self.status.unwrap_or_default(),
+            verified_email: self.verified_email,
+            verified_phone: self.verified_phone,
+            role_names: self.role_names,
+            user_tenants: self.user_tenants,
+            custom_attributes: self.custom_attributes,
+            created_time,
+        }
+    }
 }
 
 /// Query for a user search.
@@ -268,7 +289,7 @@ pub struct AuditEvent {
     pub audit_type: AuditType,
     /// Time of the event in milliseconds since the Unix epoch.
     pub occurred: u64,
-    /// Who caused the event.
+    /// Id of the actor that caused the event.
     pub actor_id: String,
     /// The user the event is about.
     #[serde(default)]
@@ -294,7 +315,7 @@ pub struct NewAuditEvent {
     pub action: String,
     /// Severity.
     pub audit_type: AuditType,
-    /// Who caused the event.
+    /// Id of the actor that caused the event.
     pub actor_id: String,
     /// The user the event is about.
     pub user_id: Option<String>,

@@ -1,4 +1,4 @@
-//! The components a host knows, by reference.
+//! The components loaded on a host, by reference.
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -139,8 +139,8 @@ fn unknown_flag_exits_two() {
 #[test]
 fn example_component_runs_as_step() {
     // The example flow names the component where `cargo build --target
-    // wasm32-wasip2 --profile wasm` puts it; point a copy at the build
-    // script's output instead, which holds the same crate built the same way.
+    // wasm32-wasip2 --profile wasm` puts it. Point a copy at the build
+    // script's output instead, which is the same crate built the same way.
     let example = common::repo_root().join("examples/assign-tenant-by-domain");
     let text = std::fs::read_to_string(example.join("flow.json")).expect("example flow readable");
     let mut flow: Value = serde_json::from_str(&text).expect("example flow is JSON");

@@ -1,6 +1,6 @@
 //! Flow fixtures run end to end on the real engine and built-in components.
 //!
-//! Each folder under `tests/flows/` holds `flow.json`, `run.json` (the run's
+//! Each folder under `tests/flows/` contains `flow.json`, `run.json` (the run's
 //! `input`, seed `users` and `tenants`, an optional triggering `event`) and
 //! `expected.json` (status, output, error and the steps taken). Run with
 //! `BLESS=1` to rewrite `expected.json` from what the host does now.

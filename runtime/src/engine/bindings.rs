@@ -1,6 +1,6 @@
 //! Host-side bindings for the `sluice:flow` worlds, generated from `wit/`.
 //!
-//! The `action` world generates the shared `types` and `log` interfaces; the
+//! The `action` world generates the shared `types` and `log` interfaces. The
 //! other worlds reuse them through `with`, so a `User` or `StepError` is one
 //! Rust type no matter which world a component targets.
 

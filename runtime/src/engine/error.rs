@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-/// Why a step failed, as recorded in the run trace.
+/// Cause of a step failure, as recorded in the run trace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ErrorKind {
@@ -56,9 +56,9 @@ impl std::fmt::Display for ErrorKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{kind}: {message}")]
 pub struct StepFailure {
-    /// Why the step failed.
+    /// Cause of the failure.
     pub kind: ErrorKind,
-    /// What happened, in words.
+    /// Description for the operator.
     pub message: String,
 }
 
@@ -72,7 +72,7 @@ impl StepFailure {
     }
 }
 
-/// Why a component could not be loaded.
+/// Reason a component could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The bytes are not a valid WebAssembly component.
@@ -92,7 +92,7 @@ pub enum LoadError {
     WrongWorld {
         /// The component reference.
         reference: String,
-        /// What the component exports.
+        /// Exports the component has.
         found: String,
         /// The exports that would fit.
         expected: String,

@@ -16,9 +16,9 @@ pub struct StepLimits {
 }
 
 impl Default for StepLimits {
-    /// One second, 64 MiB of linear memory, 1 MiB of output and 1,000 host
-    /// calls: generous for identity work, small enough that a runaway guest
-    /// cannot starve the host.
+    /// Returns one second, 64 MiB of linear memory, 1 MiB of output and 1,000
+    /// host calls: generous for identity work, small enough that a runaway
+    /// guest cannot starve the host.
     fn default() -> Self {
         Self {
             timeout: Duration::from_secs(1),

@@ -27,7 +27,7 @@ use self::bindings::types::{StepError, StepInput};
 use self::bindings::{action, condition, connector};
 use self::cache::ComponentCache;
 use crate::host::HostContext;
-use crate::host::convert::{parse_object, tenant_from_wit, user_from_wit};
+use crate::host::convert::{tenant_from_wit, user_from_wit};
 use crate::model;
 
 /// Export names that identify each world, in the order they are tried.
@@ -158,15 +158,15 @@ impl Engine {
         let instances = settings.max_instances.max(1);
         // A Rust guest built for wasm32-wasip2 is one component with a few
         // core instances (the program and small shims), one memory and a
-        // couple of tables; the multipliers leave headroom for other toolchains.
+        // couple of tables. The multipliers leave headroom for other toolchains.
         pool.total_component_instances(instances)
             .total_core_instances(instances.saturating_mul(8))
             .total_memories(instances.saturating_mul(2))
             .total_tables(instances.saturating_mul(4))
             .max_memory_size(settings.max_memory_bytes)
             // Keeping a little memory resident and zeroing it by hand beats
-            // returning it to the kernel for small guests; more than a guest
-            // uses makes teardown slower.
+            // returning it to the kernel for small guests. Keeping more than a
+            // guest uses makes teardown slower.
             // TODO: one action step costs 39 to 56 µs (docs/benchmarks.md)
             // against a 10 µs target; profile instantiation and the guests'
             // JSON handling, then remove this note.
@@ -227,7 +227,7 @@ impl Engine {
     ///
     /// Fails when the bytes are not a component, when the component exports
     /// no Sluice step interface, or when it imports something its world does
-    /// not provide; the error names the component and what is wrong.
+    /// not provide. The error names the component and the problem.
     pub fn load(&self, reference: &str, bytes: &[u8]) -> Result<LoadedComponent, LoadError> {
         let digest = hex(&Sha256::digest(bytes));
         let compile = || {
@@ -304,7 +304,8 @@ impl Engine {
     /// # Errors
     ///
     /// Returns the guest's own error, or a trap, timeout or limit turned into
-    /// a [`StepFailure`] of the matching kind. Never panics on guest behavior.
+    /// a [`StepFailure`] of the matching kind; guest behavior does not make
+    /// this function panic.
     pub fn run_step(
         &self,
         component: &LoadedComponent,
@@ -513,10 +514,4 @@ fn hex(bytes: &[u8]) -> String {
         let _ = write!(out, "{b:02x}");
         out
     })
-}
-
-/// Parses a JSON object from text, for callers that hold one as a string.
-#[doc(hidden)]
-pub fn parse_json_object(json: &str) -> Result<serde_json::Map<String, Value>, String> {
-    parse_object(json, "value").map_err(|err| format!("{err:?}"))
 }

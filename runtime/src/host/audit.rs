@@ -6,7 +6,7 @@ use crate::engine::bindings::action::sluice::flow::audit::Host;
 use crate::engine::bindings::types::{AuditEvent, NewAuditEvent, StepError};
 use crate::model;
 
-/// Longest audit action name a guest may emit.
+/// Maximum length of an audit action name a guest may emit, in bytes.
 const MAX_ACTION_LEN: usize = 128;
 
 impl Host for StepState {

@@ -3,8 +3,8 @@
 use crate::engine::StepState;
 use crate::engine::bindings::log::{Host, Level};
 
-/// Longest guest log message kept; longer ones are cut at a character
-/// boundary.
+/// Maximum length of a guest log message in bytes. Longer messages are cut
+/// at a character boundary.
 const MAX_MESSAGE_LEN: usize = 4096;
 
 impl Host for StepState {

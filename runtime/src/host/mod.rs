@@ -18,7 +18,7 @@ use std::sync::Arc;
 use crate::engine::bindings::types::StepError;
 use crate::store::{Actor, IdentityStore};
 
-/// What the host calls of one step may see and change.
+/// Scope of the host calls of one step: the ids, the store and the actor.
 #[derive(Clone)]
 pub struct HostContext {
     /// Project of the run.

@@ -15,7 +15,7 @@ pub use sqlite::SqliteStore;
 
 use crate::model::{AuditEvent, NewAuditEvent, NewUser, Tenant, User, UserQuery};
 
-/// Why a store operation failed.
+/// Failure of a store operation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     /// The named object does not exist in the project.
@@ -37,7 +37,7 @@ pub enum StoreError {
     Backend(String),
 }
 
-/// Who made a change, recorded as the audit event's actor.
+/// Author of a change, recorded as the audit event's actor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
     /// Actor id: a management key id, a user id, or `flow:<flow id>:<run id>`.

@@ -10,8 +10,8 @@ use std::sync::{Arc, OnceLock};
 use sluice::engine::{Engine, EngineSettings, LoadedComponent};
 use sluice::registry::{ComponentRegistry, GUEST_FILES};
 
-/// One engine per test binary, with a compiled-component cache under the
-/// target folder so test runs after the first skip compilation.
+/// Returns the engine shared by a test binary. Its compiled-component cache
+/// is under the target folder, so test runs after the first skip compilation.
 pub fn engine() -> Arc<Engine> {
     static ENGINE: OnceLock<Arc<Engine>> = OnceLock::new();
     Arc::clone(ENGINE.get_or_init(|| {
@@ -23,7 +23,7 @@ pub fn engine() -> Arc<Engine> {
     }))
 }
 
-/// The built-in components, loaded once per test binary.
+/// Returns the built-in components, loaded once per test binary.
 pub fn builtins() -> ComponentRegistry {
     static REGISTRY: OnceLock<ComponentRegistry> = OnceLock::new();
     REGISTRY

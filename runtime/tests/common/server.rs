@@ -20,6 +20,11 @@ pub struct Server {
 impl Server {
     /// Starts a server on a free port with the example flows deployed.
     pub fn start(data_dir: &Path) -> Self {
+        Self::start_with_env(data_dir, &[])
+    }
+
+    /// Starts a server like [`Server::start`] with extra environment variables.
+    pub fn start_with_env(data_dir: &Path, env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
@@ -29,6 +34,7 @@ impl Server {
             .env("SLUICE_MANAGEMENT_KEY", KEY)
             .env("SLUICE_LOG", "warn")
             .env("SLUICE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("server-cache"))
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -460,22 +460,7 @@ impl IdentityStore for SqliteStore {
 
     fn create_user(&self, project: &str, new: NewUser, actor: &Actor) -> Result<User, StoreError> {
         self.write("creating a user", |connection| {
-            let mut user = User {
-                user_id: generate_id("U"),
-                login_ids: new.login_ids(),
-                email: new.email,
-                phone: new.phone,
-                name: new.name,
-                given_name: new.given_name,
-                family_name: new.family_name,
-                status: new.status.unwrap_or_default(),
-                verified_email: new.verified_email,
-                verified_phone: new.verified_phone,
-                role_names: new.role_names,
-                user_tenants: new.user_tenants,
-                custom_attributes: new.custom_attributes,
-                created_time: now_millis() / 1000,
-            };
+            let mut user = new.into_user(generate_id("U"), now_millis() / 1000);
             check_login_ids(connection, project, &user)?;
             resolve_tenants(connection, project, &mut user)?;
             save_user(connection, project, &user, false)?;
