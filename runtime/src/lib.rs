@@ -17,3 +17,4 @@ pub mod model;
 pub mod registry;
 pub mod server;
 pub mod store;
+pub mod triggers;

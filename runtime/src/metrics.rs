@@ -38,6 +38,14 @@ pub struct Metrics {
     runs: Family<RunLabels, Counter>,
     run_duration: Family<RunLabels, Histogram>,
     step_duration: Family<StepLabels, Histogram>,
+    triggered_runs: Family<TriggeredLabels, Counter>,
+    trigger_latency: Histogram,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TriggeredLabels {
+    flow: String,
+    outcome: String,
 }
 
 /// Histogram buckets from 10 µs to about 10 s, in seconds.
@@ -63,12 +71,27 @@ impl Metrics {
         registry.register("flow_run_duration_seconds", "Duration of flow runs", run_duration.clone());
         let step_duration = Family::<StepLabels, Histogram>::new_with_constructor(duration_histogram as fn() -> Histogram);
         registry.register("step_duration_seconds", "Duration of steps by component and outcome", step_duration.clone());
+        let triggered_runs = Family::<TriggeredLabels, Counter>::default();
+        registry.register(
+            "triggered_run_attempts",
+            "Attempts of runs started by audit events, by flow and outcome (done, retry, dead)",
+            triggered_runs.clone(),
+        );
+        // From 100 µs to about 26 s. The event time has millisecond resolution.
+        let trigger_latency = Histogram::new(exponential_buckets(0.000_1, 2.0, 19));
+        registry.register(
+            "trigger_start_latency_seconds",
+            "Time from an audit event's recording to the start of the first attempt of a run it triggered",
+            trigger_latency.clone(),
+        );
         Self {
             registry,
             http_requests,
             runs,
             run_duration,
             step_duration,
+            triggered_runs,
+            trigger_latency,
         }
     }
 
@@ -109,6 +132,21 @@ impl Metrics {
                 })
                 .observe(seconds(step.duration_us));
         }
+    }
+
+    /// Counts one finished attempt of a triggered run.
+    pub fn record_triggered_attempt(&self, flow: &str, outcome: &str) {
+        self.triggered_runs
+            .get_or_create(&TriggeredLabels {
+                flow: flow.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Records the time from an audit event to the start of a run it triggered.
+    pub fn record_trigger_latency(&self, micros: u64) {
+        self.trigger_latency.observe(seconds(micros));
     }
 
     /// Returns every metric in the Prometheus text format.

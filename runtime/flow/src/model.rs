@@ -46,6 +46,10 @@ pub struct Trigger {
     pub api: bool,
     /// Audit event types, such as `UserCreated`, that start the flow.
     pub audit_events: Vec<String>,
+    /// Whether audit events caused by this flow's own runs start it again.
+    /// Off by default, so a flow that changes the user who triggered it does
+    /// not start itself in a loop.
+    pub own_events: bool,
     /// Reserved for schedules; stored as written and not interpreted yet.
     pub schedule: Option<String>,
 }
@@ -55,6 +59,7 @@ impl Default for Trigger {
         Self {
             api: true,
             audit_events: Vec::new(),
+            own_events: false,
             schedule: None,
         }
     }

@@ -174,7 +174,7 @@ fn enums_serialize_as_document_names() {
     let flow = validate(&welcome_user(), &TestCatalog).expect("valid flow");
     assert_eq!(
         serde_json::to_value(&flow.trigger).expect("serializable"),
-        json!({ "api": true, "auditEvents": ["UserCreated"], "schedule": null })
+        json!({ "api": true, "auditEvents": ["UserCreated"], "ownEvents": false, "schedule": null })
     );
 }
 

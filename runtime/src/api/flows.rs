@@ -2,6 +2,7 @@
 //! export, and Sluice's own versions, rollback and run history.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
@@ -26,6 +27,19 @@ pub struct DeployedFlow {
     pub version: u32,
 }
 
+/// The audit event trigger of an active flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowTrigger {
+    /// Flow id.
+    pub flow_id: String,
+    /// Active version.
+    pub version: u32,
+    /// Audit event actions that start the flow.
+    pub audit_events: Vec<String>,
+    /// Whether events caused by the flow's own runs start it again.
+    pub own_events: bool,
+}
+
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/mgmt/flow/run", post(run_flow))
@@ -39,6 +53,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/mgmt/flow/rollback", post(rollback_flow))
         .route("/v1/mgmt/flow/runs", post(list_runs))
         .route("/v1/mgmt/flow/runs/{run_id}", get(get_run))
+        .route("/v1/mgmt/flow/runs/dead", post(dead_runs))
+        .route("/v1/mgmt/flow/runs/replay", post(replay_runs))
 }
 
 /// Run options; Node and Go SDKs nest them under `options`, the Python SDK
@@ -121,7 +137,58 @@ impl AppState {
     }
 
     fn forget_flow(&self, project: &str, flow_id: &str) {
+        self.0.flows_generation.fetch_add(1, Ordering::SeqCst);
         self.write_flows().remove(&(project.to_owned(), flow_id.to_owned()));
+        self.0
+            .flow_triggers
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(project);
+    }
+
+    /// Returns the audit event triggers of the project's active flows. A
+    /// stored flow that no longer validates is left out and logged.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the store cannot list the flows.
+    pub async fn flow_triggers(&self, project: &str) -> Result<Arc<Vec<FlowTrigger>>, ApiError> {
+        let cached = self
+            .0
+            .flow_triggers
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(project)
+            .cloned();
+        if let Some(triggers) = cached {
+            return Ok(triggers);
+        }
+        let generation = self.0.flows_generation.load(Ordering::SeqCst);
+        let backend = self.backend();
+        let project_owned = project.to_owned();
+        let versions = blocking(move || Ok(backend.active_flows(&project_owned)?)).await?;
+        let mut triggers = Vec::new();
+        for version in &versions {
+            match self.compile(version) {
+                Ok(deployed) if !deployed.flow.trigger.audit_events.is_empty() => triggers.push(FlowTrigger {
+                    flow_id: version.flow_id.clone(),
+                    version: version.version,
+                    audit_events: deployed.flow.trigger.audit_events.clone(),
+                    own_events: deployed.flow.trigger.own_events,
+                }),
+                Ok(_) => {}
+                Err(err) => tracing::warn!(project.id = %project, flow.id = %version.flow_id, error = %err.message, "Flow left out of audit event triggers"),
+            }
+        }
+        let triggers = Arc::new(triggers);
+        // A deploy that happened while the list was built has made it stale.
+        // The check runs under the lock that `forget_flow` takes after it
+        // counts a deploy, so a stale list is either never cached or removed.
+        let mut cache = self.0.flow_triggers.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.0.flows_generation.load(Ordering::SeqCst) == generation {
+            cache.insert(project.to_owned(), Arc::clone(&triggers));
+        }
+        Ok(triggers)
     }
 
     /// Validates a flow document and deploys it as the flow's next version.
@@ -177,7 +244,8 @@ impl AppState {
     }
 }
 
-fn run_record(project: &str, flow_version: u32, report: &RunReport, input: Value, created: u64) -> RunRecord {
+/// Builds the stored record of a finished run.
+pub fn run_record(project: &str, flow_version: u32, report: &RunReport, input: Value, created: u64) -> RunRecord {
     RunRecord {
         run_id: report.run_id.clone(),
         project: project.to_owned(),
@@ -463,4 +531,59 @@ async fn get_run(State(state): State<AppState>, caller: Caller, Path(run_id): Pa
         .await?
         .ok_or_else(|| ApiError::not_found("run", &run_id))?;
     Ok(Json(json!({ "run": run })))
+}
+
+impl AppState {
+    fn require_trigger_queue(&self) -> Result<Arc<dyn crate::store::TriggerQueue>, ApiError> {
+        self.trigger_queue()
+            .ok_or_else(|| ApiError::internal("this server was set up without a queue of runs started by audit events"))
+    }
+}
+
+async fn dead_runs(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<ListRunsBody>) -> Result<Json<Value>, ApiError> {
+    let queue = state.require_trigger_queue()?;
+    let limit = body.limit.unwrap_or(100).clamp(1, MAX_RUNS_LISTED);
+    let project = caller.project.clone();
+    let flow_id = body.flow_id.clone();
+    let runs = blocking(move || Ok(queue.dead_runs(&project, flow_id.as_deref(), limit)?)).await?;
+    let listed: Vec<Value> = runs
+        .iter()
+        .map(|run| {
+            json!({
+                "runId": run.run_id, "flowId": run.flow_id, "eventId": run.event.id,
+                "action": run.event.action, "depth": run.depth, "attempts": run.attempts,
+                "reason": run.last_error, "created": run.created,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "runs": listed })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReplayBody {
+    #[serde(default)]
+    run_id: Option<String>,
+    #[serde(default)]
+    all: bool,
+}
+
+async fn replay_runs(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<ReplayBody>) -> Result<Json<Value>, ApiError> {
+    let queue = state.require_trigger_queue()?;
+    let run_id = body.run_id.filter(|id| !id.is_empty());
+    if run_id.is_some() == body.all {
+        return Err(ApiError::invalid(
+            "send either `runId` to replay one dead run or `\"all\": true` to replay every dead run, not both",
+        ));
+    }
+    let project = caller.project.clone();
+    let target = run_id.clone();
+    let replayed = blocking(move || Ok(queue.replay_dead(&project, target.as_deref(), now_millis())?)).await?;
+    if let Some(id) = &run_id
+        && replayed == 0
+    {
+        return Err(ApiError::not_found("dead run", id));
+    }
+    tracing::info!(project.id = %caller.project, runs = replayed, "Replaying dead runs");
+    Ok(Json(json!({ "replayed": replayed })))
 }

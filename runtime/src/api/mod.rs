@@ -11,8 +11,8 @@ mod tenants;
 mod users;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -28,9 +28,9 @@ use tokio_util::task::TaskTracker;
 use self::json::BodyLimit;
 use crate::executor::Runtime;
 use crate::metrics::Metrics;
-use crate::store::Backend;
+use crate::store::{Backend, TriggerQueue};
 
-pub use self::flows::DeployedFlow;
+pub use self::flows::{DeployedFlow, FlowTrigger, run_record};
 
 /// Settings of the API layer.
 #[derive(Debug, Clone)]
@@ -60,6 +60,11 @@ struct Shared {
     settings: ApiSettings,
     /// Compiled active flow versions by (project, flow id).
     flows: RwLock<HashMap<(String, String), Arc<DeployedFlow>>>,
+    /// Audit event triggers of the active flows, by project.
+    flow_triggers: RwLock<HashMap<String, Arc<Vec<FlowTrigger>>>>,
+    /// Incremented whenever a flow is deployed, rolled back or deleted, so a
+    /// trigger list built from older data is not cached.
+    flows_generation: AtomicU64,
     /// Verified key hashes: (project, secret hash) to key id.
     keys: RwLock<HashMap<(String, String), String>>,
     run_slots: Arc<Semaphore>,
@@ -67,6 +72,8 @@ struct Shared {
     metrics: Metrics,
     /// Asynchronous runs still in progress, awaited on shutdown.
     background: TaskTracker,
+    /// Queue of runs started by audit events, when the store keeps one.
+    trigger_queue: OnceLock<Arc<dyn TriggerQueue>>,
 }
 
 impl AppState {
@@ -78,11 +85,14 @@ impl AppState {
             runtime,
             settings,
             flows: RwLock::new(HashMap::new()),
+            flow_triggers: RwLock::new(HashMap::new()),
+            flows_generation: AtomicU64::new(0),
             keys: RwLock::new(HashMap::new()),
             run_slots,
             ready: AtomicBool::new(true),
             metrics: Metrics::new(),
             background: TaskTracker::new(),
+            trigger_queue: OnceLock::new(),
         }))
     }
 
@@ -94,6 +104,17 @@ impl AppState {
     /// Returns the flow runtime.
     pub fn runtime(&self) -> &Runtime {
         &self.0.runtime
+    }
+
+    /// Serves the dead-run and replay calls from `queue`, which must be the
+    /// store behind the backend. Only the first call takes effect.
+    pub fn set_trigger_queue(&self, queue: Arc<dyn TriggerQueue>) {
+        let _ = self.0.trigger_queue.set(queue);
+    }
+
+    /// Returns the trigger queue, when one is set.
+    pub(crate) fn trigger_queue(&self) -> Option<Arc<dyn TriggerQueue>> {
+        self.0.trigger_queue.get().cloned()
     }
 
     /// Returns the metrics registry.

@@ -30,6 +30,17 @@ pub struct ServerConfig {
     pub step_timeout_ms: u64,
     /// Default linear-memory limit of one step, in MiB.
     pub step_memory_mib: u64,
+    /// Workers executing runs started by audit events at once.
+    pub trigger_workers: usize,
+    /// Attempts of a run started by an audit event before it is kept as dead.
+    pub trigger_max_attempts: u32,
+    /// Delay before the first retry of a failed triggered run, in
+    /// milliseconds; each further retry doubles it, up to five minutes.
+    pub trigger_backoff_ms: u64,
+    /// Longest chain of runs started by events that earlier triggered runs recorded.
+    pub trigger_max_depth: u32,
+    /// Days an audit event is kept; 0 keeps events forever.
+    pub audit_retention_days: u64,
 }
 
 impl Default for ServerConfig {
@@ -44,12 +55,17 @@ impl Default for ServerConfig {
             max_steps: 1_000,
             step_timeout_ms: 1_000,
             step_memory_mib: 64,
+            trigger_workers: 4,
+            trigger_max_attempts: 5,
+            trigger_backoff_ms: 1_000,
+            trigger_max_depth: 8,
+            audit_retention_days: 90,
         }
     }
 }
 
 /// Setting names read from `SLUICE_<NAME>` environment variables.
-const ENV_KEYS: [&str; 9] = [
+const ENV_KEYS: [&str; 14] = [
     "listen",
     "data_dir",
     "flows",
@@ -59,6 +75,11 @@ const ENV_KEYS: [&str; 9] = [
     "max_steps",
     "step_timeout_ms",
     "step_memory_mib",
+    "trigger_workers",
+    "trigger_max_attempts",
+    "trigger_backoff_ms",
+    "trigger_max_depth",
+    "audit_retention_days",
 ];
 
 /// Settings given as command-line flags; `None` leaves the lower layers' value.
@@ -108,9 +129,9 @@ fn expected_form(key: &str) -> &'static str {
     match key {
         "listen" => "an IP address and port such as 127.0.0.1:8080",
         "data_dir" | "flows" | "cache_dir" => "a folder path",
-        "max_body_bytes" | "max_concurrent_runs" | "max_steps" | "step_timeout_ms" | "step_memory_mib" => {
-            "a positive whole number"
-        }
+        "max_body_bytes" | "max_concurrent_runs" | "max_steps" | "step_timeout_ms" | "step_memory_mib"
+        | "trigger_workers" | "trigger_max_attempts" | "trigger_backoff_ms" | "trigger_max_depth" => "a positive whole number",
+        "audit_retention_days" => "a whole number of days, or 0 to keep audit events forever",
         _ => "see `sluice serve --help`",
     }
 }

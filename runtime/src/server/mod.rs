@@ -14,7 +14,8 @@ use crate::api::{ApiSettings, AppState};
 use crate::engine::{Engine, EngineSettings, StepLimits};
 use crate::executor::{RunSettings, Runtime};
 use crate::registry::ComponentRegistry;
-use crate::store::{Backend, SqliteStore};
+use crate::store::{Backend, SqliteStore, TriggerQueue};
+use crate::triggers::{TriggerSettings, Triggers};
 
 /// File name of the database inside the data folder.
 pub const DATABASE_FILE: &str = "sluice.db";
@@ -40,6 +41,7 @@ pub fn open_store(data_dir: &Path) -> anyhow::Result<Arc<SqliteStore>> {
 /// Fails when the store, the engine, a flow file or the listener cannot be set up.
 pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let store = open_store(&config.data_dir)?;
+    let queue: Arc<dyn TriggerQueue> = Arc::clone(&store) as _;
     let backend: Arc<dyn Backend> = store;
     let project = {
         let backend = Arc::clone(&backend);
@@ -82,6 +84,8 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     for document in flow_documents {
         bootstrap::deploy_if_changed(&state, &project, document).await?;
     }
+    state.set_trigger_queue(Arc::clone(&queue));
+    let triggers = Triggers::start(state.clone(), queue, trigger_settings(&config)).await?;
 
     let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -108,8 +112,26 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         tracing::info!(runs = background.len(), "Waiting for asynchronous runs to finish");
     }
     background.wait().await;
+    triggers.shutdown().await;
     tracing::info!("Sluice stopped");
     Ok(())
+}
+
+fn trigger_settings(config: &ServerConfig) -> TriggerSettings {
+    let defaults = TriggerSettings::default();
+    TriggerSettings {
+        workers: config.trigger_workers.max(1),
+        max_attempts: config.trigger_max_attempts.max(1),
+        backoff: Duration::from_millis(config.trigger_backoff_ms),
+        max_depth: config.trigger_max_depth,
+        // A claim outlives the longest run the step limits allow.
+        lease: defaults
+            .lease
+            .max(Duration::from_millis(config.step_timeout_ms.saturating_mul(u64::from(config.max_steps)))),
+        retention: (config.audit_retention_days > 0)
+            .then(|| Duration::from_secs(config.audit_retention_days.saturating_mul(86_400))),
+        ..defaults
+    }
 }
 
 /// Registers the SIGINT and SIGTERM handlers at once, so a signal that

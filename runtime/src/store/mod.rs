@@ -6,11 +6,13 @@
 //! transactions writes both or neither.
 
 mod memory;
+mod queue;
 mod records;
 mod sqlite;
 
 pub use memory::MemoryStore;
 pub use records::{Backend, FlowStore, FlowVersion, ManagementKey, ProjectStore, RunRecord, RunStore};
+pub use queue::{AttemptOutcome, NewTriggeredRun, SequencedEvent, TriggerQueue, TriggeredRun, TriggeredState};
 pub use sqlite::SqliteStore;
 
 use crate::model::{AuditEvent, NewAuditEvent, NewUser, Tenant, User, UserQuery};

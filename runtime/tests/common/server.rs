@@ -66,6 +66,12 @@ impl Server {
         assert!(exit.success(), "graceful shutdown exits with 0, got {exit}");
     }
 
+    /// Kills the server with SIGKILL, as a crash would, and waits for it to exit.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL reaches the server");
+        let _ = self.child.wait();
+    }
+
     /// Sends a request and returns the status and the JSON (or text) body.
     pub fn call(&self, method: &str, path: &str, body: Option<Value>, auth: Option<&str>) -> (u16, Value) {
         let agent: ureq::Agent = ureq::Agent::config_builder()

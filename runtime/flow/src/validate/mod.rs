@@ -172,6 +172,12 @@ fn read_trigger(value: &Value, reporter: &mut Reporter<'_>) -> Option<Trigger> {
             None => valid = false,
         }
     }
+    if let Some(value) = map.get("ownEvents") {
+        match reporter.boolean(value, "trigger.ownEvents") {
+            Some(own_events) => trigger.own_events = own_events,
+            None => valid = false,
+        }
+    }
     match map.get("schedule") {
         None | Some(Value::Null) => {}
         Some(value) => match reporter.string(value, "trigger.schedule", "0 3 * * *") {
@@ -179,7 +185,7 @@ fn read_trigger(value: &Value, reporter: &mut Reporter<'_>) -> Option<Trigger> {
             None => valid = false,
         },
     }
-    reporter.unknown_fields(map, "trigger", &["api", "auditEvents", "schedule"], &[]);
+    reporter.unknown_fields(map, "trigger", &["api", "auditEvents", "ownEvents", "schedule"], &[]);
     valid.then_some(trigger)
 }
 

@@ -61,7 +61,7 @@ fn parse_status(text: &str) -> Result<UserStatus, StoreError> {
         .map_err(|_| StoreError::Backend(format!("stored user status `{text}` is not a known status")))
 }
 
-fn parse_audit_type(text: &str) -> Result<AuditType, StoreError> {
+pub(super) fn parse_audit_type(text: &str) -> Result<AuditType, StoreError> {
     serde_json::from_value(Value::from(text))
         .map_err(|_| StoreError::Backend(format!("stored audit type `{text}` is not a known type")))
 }

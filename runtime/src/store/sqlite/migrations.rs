@@ -13,7 +13,10 @@ use crate::store::StoreError;
 
 /// The SQL of each migration, oldest first. Add new migrations at the end and
 /// never change one that has shipped.
-const MIGRATIONS: [&str; 1] = [include_str!("migrations/0001_initial.sql")];
+const MIGRATIONS: [&str; 2] = [
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_trigger_queue.sql"),
+];
 
 /// Returns the schema version this build creates and reads.
 pub(super) fn current_version() -> u32 {

@@ -9,17 +9,21 @@
 
 mod identity;
 mod migrations;
+mod queue;
 mod records;
 
 use std::fmt::Display;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use rusqlite::hooks::Action;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::sync::Notify;
 
 use super::StoreError;
 
@@ -42,6 +46,11 @@ pub struct SqliteStore {
     writer: Mutex<Connection>,
     /// `None` for an in-memory database, which a second connection cannot open.
     readers: Option<ReaderPool>,
+    /// Set by the writer's update hook when a row enters `audit_events`, and
+    /// cleared when the transaction ends.
+    audit_pending: Arc<AtomicBool>,
+    /// Woken after each commit that recorded an audit event.
+    audit_recorded: Arc<Notify>,
 }
 
 /// Idle read-only connections to the database file.
@@ -71,13 +80,11 @@ impl SqliteStore {
             .map_err(|err| StoreError::Backend(format!("opening database `{}` failed: {err}", path.display())))?;
         let mut writer = configure_writer(connection, path)?;
         migrations::migrate(&mut writer, &path.display().to_string())?;
-        Ok(Self {
-            writer: Mutex::new(writer),
-            readers: Some(ReaderPool {
-                path: path.to_owned(),
-                idle: Mutex::new(Vec::new()),
-            }),
-        })
+        let readers = ReaderPool {
+            path: path.to_owned(),
+            idle: Mutex::new(Vec::new()),
+        };
+        Self::with_writer(writer, Some(readers), &path.display().to_string())
     }
 
     /// Opens an empty database that lives in memory and is gone when the
@@ -92,9 +99,24 @@ impl SqliteStore {
             .map_err(|err| StoreError::Backend(format!("opening an in-memory database failed: {err}")))?;
         let mut writer = configure_writer(connection, Path::new(":memory:"))?;
         migrations::migrate(&mut writer, ":memory:")?;
+        Self::with_writer(writer, None, ":memory:")
+    }
+
+    /// Wraps a migrated writer connection, watching it for audit events.
+    fn with_writer(mut writer: Connection, readers: Option<ReaderPool>, name: &str) -> Result<Self, StoreError> {
+        let audit_pending = Arc::new(AtomicBool::new(false));
+        let pending = Arc::clone(&audit_pending);
+        writer.update_hook(Some(move |action: Action, _database: &str, table: &str, _row: i64| {
+            if action == Action::SQLITE_INSERT && table == "audit_events" {
+                pending.store(true, Ordering::Relaxed);
+            }
+        }))
+        .map_err(|err| StoreError::Backend(format!("watching `{name}` for audit events failed: {err}")))?;
         Ok(Self {
             writer: Mutex::new(writer),
-            readers: None,
+            readers,
+            audit_pending,
+            audit_recorded: Arc::new(Notify::new()),
         })
     }
 
@@ -118,8 +140,12 @@ impl SqliteStore {
         let transaction = writer
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(backend(operation))?;
+        self.audit_pending.store(false, Ordering::Relaxed);
         let result = work(&transaction)?;
         transaction.commit().map_err(backend(operation))?;
+        if self.audit_pending.swap(false, Ordering::Relaxed) {
+            self.audit_recorded.notify_one();
+        }
         Ok(result)
     }
 

@@ -344,66 +344,72 @@ fn query_runs(
     rows.into_iter().map(RunRow::into_record).collect()
 }
 
+/// Inserts a run row inside the caller's transaction.
+pub(super) fn insert_run(connection: &Connection, run: &RunRecord) -> Result<(), StoreError> {
+    const OPERATION: &str = "inserting a run";
+    let inserted = connection
+        .execute(
+            "INSERT INTO runs (run_id, project, flow_id, flow_version, status, input, output, error, trace,
+                               created, duration_us)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             ON CONFLICT (project, run_id) DO NOTHING",
+            params![
+                run.run_id,
+                run.project,
+                run.flow_id,
+                run.flow_version,
+                run.status,
+                to_json(&run.input, "runs.input")?,
+                to_json(&run.output, "runs.output")?,
+                to_json(&run.error, "runs.error")?,
+                to_json(&run.trace, "runs.trace")?,
+                run.created,
+                run.duration_us,
+            ],
+        )
+        .map_err(backend(OPERATION))?;
+    if inserted == 0 {
+        return Err(StoreError::Conflict(format!("run `{}` already exists", run.run_id)));
+    }
+    Ok(())
+}
+
+/// Replaces a run row inside the caller's transaction.
+pub(super) fn update_run(connection: &Connection, run: &RunRecord) -> Result<(), StoreError> {
+    const OPERATION: &str = "updating a run";
+    let updated = connection
+        .execute(
+            "UPDATE runs SET flow_id = ?3, flow_version = ?4, status = ?5, input = ?6, output = ?7,
+                             error = ?8, trace = ?9, created = ?10, duration_us = ?11
+             WHERE run_id = ?1 AND project = ?2",
+            params![
+                run.run_id,
+                run.project,
+                run.flow_id,
+                run.flow_version,
+                run.status,
+                to_json(&run.input, "runs.input")?,
+                to_json(&run.output, "runs.output")?,
+                to_json(&run.error, "runs.error")?,
+                to_json(&run.trace, "runs.trace")?,
+                run.created,
+                run.duration_us,
+            ],
+        )
+        .map_err(backend(OPERATION))?;
+    if updated == 0 {
+        return Err(not_found("run", &run.run_id));
+    }
+    Ok(())
+}
+
 impl RunStore for SqliteStore {
     fn insert_run(&self, run: &RunRecord) -> Result<(), StoreError> {
-        const OPERATION: &str = "inserting a run";
-        self.write(OPERATION, |connection| {
-            let inserted = connection
-                .execute(
-                    "INSERT INTO runs (run_id, project, flow_id, flow_version, status, input, output, error, trace,
-                                       created, duration_us)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-                     ON CONFLICT (project, run_id) DO NOTHING",
-                    params![
-                        run.run_id,
-                        run.project,
-                        run.flow_id,
-                        run.flow_version,
-                        run.status,
-                        to_json(&run.input, "runs.input")?,
-                        to_json(&run.output, "runs.output")?,
-                        to_json(&run.error, "runs.error")?,
-                        to_json(&run.trace, "runs.trace")?,
-                        run.created,
-                        run.duration_us,
-                    ],
-                )
-                .map_err(backend(OPERATION))?;
-            if inserted == 0 {
-                return Err(StoreError::Conflict(format!("run `{}` already exists", run.run_id)));
-            }
-            Ok(())
-        })
+        self.write("inserting a run", |connection| insert_run(connection, run))
     }
 
     fn update_run(&self, run: &RunRecord) -> Result<(), StoreError> {
-        const OPERATION: &str = "updating a run";
-        self.write(OPERATION, |connection| {
-            let updated = connection
-                .execute(
-                    "UPDATE runs SET flow_id = ?3, flow_version = ?4, status = ?5, input = ?6, output = ?7,
-                                     error = ?8, trace = ?9, created = ?10, duration_us = ?11
-                     WHERE run_id = ?1 AND project = ?2",
-                    params![
-                        run.run_id,
-                        run.project,
-                        run.flow_id,
-                        run.flow_version,
-                        run.status,
-                        to_json(&run.input, "runs.input")?,
-                        to_json(&run.output, "runs.output")?,
-                        to_json(&run.error, "runs.error")?,
-                        to_json(&run.trace, "runs.trace")?,
-                        run.created,
-                        run.duration_us,
-                    ],
-                )
-                .map_err(backend(OPERATION))?;
-            if updated == 0 {
-                return Err(not_found("run", &run.run_id));
-            }
-            Ok(())
-        })
+        self.write("updating a run", |connection| update_run(connection, run))
     }
 
     fn load_run(&self, project: &str, run_id: &str) -> Result<Option<RunRecord>, StoreError> {
