@@ -112,7 +112,7 @@ fn custom_event_round_trips() {
     assert_eq!(record["data"], data);
     let occurred = record["occurred"].as_u64().expect("occurred is a whole number");
 
-    // Time bounds as the Python SDK sends them: floats of milliseconds.
+    // Time bounds as floats, which earlier releases of the Python SDK send.
     let from_float = search(&server, json!({ "actions": ["InvoicePaid"], "from": occurred as f64 }));
     assert_eq!(audits(&from_float).len(), 1, "from {occurred}.0: {from_float}");
     let from_fraction = search(&server, json!({ "actions": ["InvoicePaid"], "from": occurred as f64 - 0.5 }));

@@ -47,8 +47,9 @@ struct SearchBody {
     tenants: Option<Vec<String>>,
     no_tenants: Option<bool>,
     text: Option<String>,
-    /// Milliseconds since the Unix epoch. The Python SDK sends a float such
-    /// as `1733000000000.0`, so any JSON number is accepted.
+    /// Milliseconds since the Unix epoch. Descope's Python SDK 2.16.1 sends
+    /// a whole number, but earlier releases send a float such as
+    /// `1733000000000.0`, so any JSON number is accepted.
     from: Option<Number>,
     /// Milliseconds since the Unix epoch, as `from`.
     to: Option<Number>,
