@@ -913,6 +913,11 @@ impl IdentityStore for SqliteStore {
         if query.filters_unrecorded_fields() {
             return Ok((Vec::new(), 0));
         }
+        // TODO: Every search reads all of the project's events through
+        // `audit_events_by_project` and filters them row by row, so its cost
+        // grows with the project's history even for a narrow time range or
+        // action. Add an index on (project, occurred) or (project, action) in
+        // a new migration once projects keep enough events for this to show.
         let filter = AuditFilter::new(project, query)?;
         // Page and count run in one read transaction, so they see the same events.
         self.read(OPERATION, |connection| {
