@@ -326,3 +326,142 @@ pub struct NewAuditEvent {
     /// Event details.
     pub data: Map<String, Value>,
 }
+
+/// Maximum length of an audit action name, in bytes, for events that
+/// flows and API clients record.
+pub const MAX_AUDIT_ACTION_LEN: usize = 128;
+
+/// Page size of an audit search that gives no limit.
+pub const DEFAULT_AUDIT_PAGE_SIZE: u32 = 100;
+
+/// Maximum page size of an audit search. Larger limits are lowered to it.
+pub const MAX_AUDIT_PAGE_SIZE: u32 = 1000;
+
+/// Filters and paging of an audit search. Every filter is optional, and an
+/// event must pass all the filters that are set. An empty list sets no
+/// filter.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuditQuery {
+    /// Events about any of these user ids.
+    pub user_ids: Vec<String>,
+    /// Events with any of these actions.
+    pub actions: Vec<String>,
+    /// Actions to leave out.
+    pub excluded_actions: Vec<String>,
+    /// Events from any of these devices. Sluice records no device, so a
+    /// non-empty list matches no event.
+    pub devices: Vec<String>,
+    /// Events of any of these authentication methods. Sluice records no
+    /// method, so a non-empty list matches no event.
+    pub methods: Vec<String>,
+    /// Events from any of these countries. Sluice records no geo, so a
+    /// non-empty list matches no event.
+    pub geos: Vec<String>,
+    /// Events from any of these network addresses.
+    pub remote_addresses: Vec<String>,
+    /// Events whose user had any of these login ids when the event was
+    /// recorded.
+    pub external_ids: Vec<String>,
+    /// Events about any of these tenants.
+    pub tenants: Vec<String>,
+    /// Whether events about no tenant pass the `tenants` filter as well.
+    /// Without a `tenants` filter every event passes it anyway.
+    pub no_tenants: bool,
+    /// Text that the action, user id, actor id, an external id, a tenant,
+    /// the remote address or the data as JSON text must contain, ignoring
+    /// case. Empty text sets no filter.
+    pub text: Option<String>,
+    /// Earliest time of an event, inclusive, in milliseconds since the Unix
+    /// epoch.
+    pub from: Option<i64>,
+    /// Latest time of an event, inclusive, in milliseconds since the Unix
+    /// epoch.
+    pub to: Option<i64>,
+    /// Zero-based page number.
+    pub page: u32,
+    /// Events per page: [`DEFAULT_AUDIT_PAGE_SIZE`] when 0, and at most
+    /// [`MAX_AUDIT_PAGE_SIZE`].
+    pub limit: u32,
+}
+
+impl AuditQuery {
+    /// Returns whether the query filters on a field that Sluice does not
+    /// record (device, method, geo), so that no event can match it.
+    pub fn filters_unrecorded_fields(&self) -> bool {
+        !self.devices.is_empty() || !self.methods.is_empty() || !self.geos.is_empty()
+    }
+
+    /// Returns the text filter in lower case, or `None` when there is none.
+    pub fn text_lowercase(&self) -> Option<String> {
+        self.text
+            .as_deref()
+            .filter(|text| !text.is_empty())
+            .map(str::to_lowercase)
+    }
+
+    /// Returns whether `event` passes every filter of the query.
+    pub fn matches(&self, event: &AuditEvent) -> bool {
+        let listed = |filter: &[String], value: Option<&String>| filter.is_empty() || value.is_some_and(|v| filter.contains(v));
+        let any_listed = |filter: &[String], values: &[String]| filter.is_empty() || values.iter().any(|v| filter.contains(v));
+
+        let tenant_match = any_listed(&self.tenants, &event.tenants) || (self.no_tenants && event.tenants.is_empty());
+        let occurred = i64::try_from(event.occurred).unwrap_or(i64::MAX);
+        let time_match = self.from.is_none_or(|from| occurred >= from) && self.to.is_none_or(|to| occurred <= to);
+        let text_match = self
+            .text_lowercase()
+            .is_none_or(|needle| audit_text_matches(event, &needle));
+
+        !self.filters_unrecorded_fields()
+            && listed(&self.user_ids, event.user_id.as_ref())
+            && listed(&self.actions, Some(&event.action))
+            && !self.excluded_actions.contains(&event.action)
+            && listed(&self.remote_addresses, event.remote_address.as_ref())
+            && any_listed(&self.external_ids, &event.external_ids)
+            && tenant_match
+            && time_match
+            && text_match
+    }
+
+    /// Returns the effective page size.
+    pub fn page_size(&self) -> u32 {
+        if self.limit == 0 {
+            DEFAULT_AUDIT_PAGE_SIZE
+        } else {
+            self.limit.min(MAX_AUDIT_PAGE_SIZE)
+        }
+    }
+
+    /// Returns the number of matching events before the requested page.
+    pub fn offset(&self) -> u64 {
+        u64::from(self.page) * u64::from(self.page_size())
+    }
+}
+
+/// Returns whether any text field of `event` contains `needle_lowercase`
+/// ignoring case. The data is matched as its compact JSON text, the form
+/// both stores keep.
+fn audit_text_matches(event: &AuditEvent, needle_lowercase: &str) -> bool {
+    let fields = [
+        Some(event.action.as_str()),
+        event.user_id.as_deref(),
+        Some(event.actor_id.as_str()),
+        event.remote_address.as_deref(),
+    ];
+    // serde_json fails only on map keys that are not strings, and these are strings.
+    let data = serde_json::to_string(&event.data).unwrap_or_default();
+    fields
+        .into_iter()
+        .flatten()
+        .chain(event.external_ids.iter().map(String::as_str))
+        .chain(event.tenants.iter().map(String::as_str))
+        .chain(std::iter::once(data.as_str()))
+        .any(|field| contains_ignoring_case(field, needle_lowercase))
+}
+
+/// Returns whether `haystack` contains `needle_lowercase` once both are in
+/// lower case (Unicode lower case, as [`str::to_lowercase`] defines it).
+/// The SQLite store runs this same function inside its queries, so both
+/// stores match text the same way.
+pub(crate) fn contains_ignoring_case(haystack: &str, needle_lowercase: &str) -> bool {
+    haystack.to_lowercase().contains(needle_lowercase)
+}

@@ -1,5 +1,6 @@
 //! Descope's Python SDK, unchanged, against a real `sluice serve`: it
-//! creates a user and runs a flow whose outputs it reads.
+//! creates a user, runs a flow whose outputs it reads, records a custom
+//! audit event and finds it by action and by time.
 //!
 //! The test installs the `descope` package from PyPI into a virtual
 //! environment under the target folder on first use.
@@ -39,7 +40,7 @@ fn python_with_sdk() -> PathBuf {
 }
 
 #[test]
-fn python_sdk_creates_user_and_runs_flow() {
+fn python_sdk_manages_users_flows_audit() {
     let python = python_with_sdk();
     let dir = tempfile::tempdir().expect("temporary folder");
     let server = Server::start(dir.path());
@@ -61,5 +62,13 @@ fn python_sdk_creates_user_and_runs_flow() {
     assert_eq!(result["output"]["plan"], "pro", "result: {result}");
     assert_eq!(result["output"]["userId"], result["userId"], "result: {result}");
     assert_eq!(result["output"]["roles"], serde_json::json!(["viewer", "member"]), "result: {result}");
+
+    let audit = &result["audit"];
+    assert_eq!(audit["action"], "InvoicePaid", "result: {result}");
+    assert_eq!(audit["userId"], result["userId"], "result: {result}");
+    assert_eq!(audit["loginIds"], serde_json::json!(["ada@acme.com"]), "result: {result}");
+    assert_eq!(audit["tenants"], serde_json::json!(["T-acme"]), "result: {result}");
+    assert_eq!(audit["remoteAddress"], "127.0.0.1", "result: {result}");
+    assert_eq!(audit["data"], serde_json::json!({ "invoice": "INV-42", "amount": 12 }), "result: {result}");
     server.stop();
 }

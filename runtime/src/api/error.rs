@@ -77,6 +77,17 @@ impl ApiError {
         )
     }
 
+    /// 400: a required argument is missing. The message names `field` and
+    /// ends with `hint`, which tells the client what to send.
+    pub fn missing_with_hint(field: &str, hint: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            MISSING_ARGUMENTS,
+            "Missing arguments",
+            format!("missing required field `{field}`: {hint}"),
+        )
+    }
+
     /// 400: an argument has an invalid value.
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, INVALID_ARGUMENTS, "Invalid arguments", message)

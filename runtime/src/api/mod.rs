@@ -2,6 +2,7 @@
 //! Descope's SDKs work when pointed at a Sluice base URL, plus Sluice's own
 //! calls for flow versions and runs under the same prefix.
 
+mod audit;
 pub mod auth;
 pub mod error;
 mod flows;
@@ -155,6 +156,7 @@ pub fn router(state: AppState) -> Router {
         .merge(flows::routes())
         .merge(users::routes())
         .merge(tenants::routes())
+        .merge(audit::routes())
         .merge(openapi::routes())
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::Extension(BodyLimit(limit)))

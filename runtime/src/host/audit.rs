@@ -4,18 +4,15 @@ use super::convert::parse_object;
 use crate::engine::StepState;
 use crate::engine::bindings::action::sluice::flow::audit::Host;
 use crate::engine::bindings::types::{AuditEvent, NewAuditEvent, StepError};
-use crate::model;
-
-/// Maximum length of an audit action name a guest may emit, in bytes.
-const MAX_ACTION_LEN: usize = 128;
+use crate::model::{self, MAX_AUDIT_ACTION_LEN};
 
 impl Host for StepState {
     fn emit(&mut self, event: NewAuditEvent) -> Result<AuditEvent, StepError> {
         self.host.charge()?;
         let action = event.action.trim();
-        if action.is_empty() || action.len() > MAX_ACTION_LEN {
+        if action.is_empty() || action.len() > MAX_AUDIT_ACTION_LEN {
             return Err(StepError::InvalidConfig(format!(
-                "audit action must be 1 to {MAX_ACTION_LEN} characters, got {} characters",
+                "audit action must be 1 to {MAX_AUDIT_ACTION_LEN} characters, got {} characters",
                 action.len()
             )));
         }

@@ -9,7 +9,7 @@ use super::{
     Actor, FlowStore, FlowVersion, IdentityStore, ManagementKey, ProjectStore, RunRecord, RunStore, StoreError,
     TenantChange, UserChange, now_millis,
 };
-use crate::model::{AuditEvent, AuditType, NewAuditEvent, NewUser, Tenant, User, UserQuery};
+use crate::model::{AuditEvent, AuditQuery, AuditType, NewAuditEvent, NewUser, Tenant, User, UserQuery};
 
 /// Identity data of all projects, held in memory behind one lock.
 ///
@@ -445,6 +445,20 @@ impl IdentityStore for MemoryStore {
 
     fn audit_events(&self, project: &str) -> Result<Vec<AuditEvent>, StoreError> {
         self.with_project(project, |data| Ok(data.audit.clone()))
+    }
+
+    fn search_audit(&self, project: &str, query: &AuditQuery) -> Result<(Vec<AuditEvent>, u32), StoreError> {
+        self.with_project(project, |data| {
+            let matching: Vec<&AuditEvent> = data.audit.iter().rev().filter(|event| query.matches(event)).collect();
+            let total = u32::try_from(matching.len()).unwrap_or(u32::MAX);
+            let page = matching
+                .into_iter()
+                .skip(usize::try_from(query.offset()).unwrap_or(usize::MAX))
+                .take(query.page_size() as usize)
+                .cloned()
+                .collect();
+            Ok((page, total))
+        })
     }
 }
 

@@ -15,7 +15,7 @@ pub use records::{Backend, FlowStore, FlowVersion, ManagementKey, ProjectStore, 
 pub use queue::{AttemptOutcome, NewTriggeredRun, SequencedEvent, TriggerQueue, TriggeredRun, TriggeredState};
 pub use sqlite::SqliteStore;
 
-use crate::model::{AuditEvent, NewAuditEvent, NewUser, Tenant, User, UserQuery};
+use crate::model::{AuditEvent, AuditQuery, NewAuditEvent, NewUser, Tenant, User, UserQuery};
 
 /// Failure of a store operation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -133,6 +133,10 @@ pub trait IdentityStore: Send + Sync {
     fn record_audit(&self, project: &str, event: NewAuditEvent) -> Result<AuditEvent, StoreError>;
     /// Returns the audit events of a project, oldest first.
     fn audit_events(&self, project: &str) -> Result<Vec<AuditEvent>, StoreError>;
+    /// Returns one page of the audit events that match `query`, newest
+    /// (most recently recorded) first, and the number of matching events on
+    /// all pages.
+    fn search_audit(&self, project: &str, query: &AuditQuery) -> Result<(Vec<AuditEvent>, u32), StoreError>;
 }
 
 /// Returns the current time in milliseconds since the Unix epoch.

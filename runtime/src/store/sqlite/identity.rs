@@ -6,11 +6,15 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::functions::FunctionFlags;
+use rusqlite::types::{ToSql, ValueRef};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::{Map, Value};
 
 use super::{SqliteStore, backend, from_json, not_found, to_json};
-use crate::model::{AuditEvent, AuditType, NewAuditEvent, NewUser, Tenant, User, UserQuery, UserStatus, UserTenant};
+use crate::model::{
+    AuditEvent, AuditQuery, AuditType, NewAuditEvent, NewUser, Tenant, User, UserQuery, UserStatus, UserTenant, contains_ignoring_case,
+};
 use crate::store::{Actor, IdentityStore, StoreError, TenantChange, UserChange, now_millis};
 
 /// Returns a new id: `prefix` followed by a random UUID without hyphens.
@@ -442,6 +446,148 @@ fn consent_event(
     }
 }
 
+/// Name of the SQL function `sluice_contains_text(haystack, needle)`, which
+/// [`AUDIT_FILTER`] calls. It returns 1 when the text `haystack` contains
+/// `needle` ignoring case, and 0 otherwise or when either is not text.
+/// `needle` must be in lower case.
+const CONTAINS_TEXT_FUNCTION: &str = "sluice_contains_text";
+
+/// Adds the SQL functions the queries of this module call to `connection`.
+/// Functions belong to a connection, so every connection needs this once.
+pub(super) fn register_functions(connection: &Connection) -> rusqlite::Result<()> {
+    connection.create_scalar_function(
+        CONTAINS_TEXT_FUNCTION,
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |context| {
+            let ValueRef::Text(needle) = context.get_raw(1) else {
+                return Ok(false);
+            };
+            let ValueRef::Text(haystack) = context.get_raw(0) else {
+                return Ok(false);
+            };
+            // Both come from Rust strings that the store wrote, so they are UTF-8.
+            let (Ok(haystack), Ok(needle)) = (std::str::from_utf8(haystack), std::str::from_utf8(needle)) else {
+                return Ok(false);
+            };
+            Ok(contains_ignoring_case(haystack, needle))
+        },
+    )
+}
+
+/// Columns of an audit event, in the order [`audit_event_from_row`] reads them.
+const AUDIT_COLUMNS: &str =
+    "event_id, action, audit_type, occurred, actor_id, user_id, external_ids, tenants, remote_address, data";
+
+/// The filter of an audit search as a `WHERE` clause that mirrors
+/// [`AuditQuery::matches`]. Its parameters are those of
+/// [`AuditFilter::parameters`], where each list is a JSON array, or NULL
+/// when the filter is not set.
+const AUDIT_FILTER: &str = "
+    project = ?1
+    AND (?2 IS NULL OR user_id IN (SELECT f.value FROM json_each(?2) AS f))
+    AND (?3 IS NULL OR action IN (SELECT f.value FROM json_each(?3) AS f))
+    AND (?4 IS NULL OR action NOT IN (SELECT f.value FROM json_each(?4) AS f))
+    AND (?5 IS NULL OR remote_address IN (SELECT f.value FROM json_each(?5) AS f))
+    AND (?6 IS NULL OR EXISTS (
+        SELECT 1 FROM json_each(audit_events.external_ids) AS e
+        WHERE e.value IN (SELECT f.value FROM json_each(?6) AS f)))
+    AND (?7 IS NULL
+        OR EXISTS (
+            SELECT 1 FROM json_each(audit_events.tenants) AS t
+            WHERE t.value IN (SELECT f.value FROM json_each(?7) AS f))
+        OR (?8 AND json_array_length(audit_events.tenants) = 0))
+    AND (?9 IS NULL
+        OR sluice_contains_text(action, ?9)
+        OR sluice_contains_text(user_id, ?9)
+        OR sluice_contains_text(actor_id, ?9)
+        OR sluice_contains_text(remote_address, ?9)
+        OR sluice_contains_text(data, ?9)
+        OR EXISTS (
+            SELECT 1 FROM json_each(audit_events.external_ids) AS e
+            WHERE sluice_contains_text(e.value, ?9))
+        OR EXISTS (
+            SELECT 1 FROM json_each(audit_events.tenants) AS t
+            WHERE sluice_contains_text(t.value, ?9)))
+    AND (?10 IS NULL OR occurred >= ?10)
+    AND (?11 IS NULL OR occurred <= ?11)";
+
+/// The bound values of [`AUDIT_FILTER`].
+struct AuditFilter<'a> {
+    project: &'a str,
+    user_ids: Option<String>,
+    actions: Option<String>,
+    excluded_actions: Option<String>,
+    remote_addresses: Option<String>,
+    external_ids: Option<String>,
+    tenants: Option<String>,
+    no_tenants: bool,
+    text: Option<String>,
+    from: Option<i64>,
+    to: Option<i64>,
+}
+
+impl<'a> AuditFilter<'a> {
+    fn new(project: &'a str, query: &AuditQuery) -> Result<Self, StoreError> {
+        let list = |values: &[String]| -> Result<Option<String>, StoreError> {
+            if values.is_empty() {
+                return Ok(None);
+            }
+            to_json(&values, "audit search filter").map(Some)
+        };
+        Ok(Self {
+            project,
+            user_ids: list(&query.user_ids)?,
+            actions: list(&query.actions)?,
+            excluded_actions: list(&query.excluded_actions)?,
+            remote_addresses: list(&query.remote_addresses)?,
+            external_ids: list(&query.external_ids)?,
+            tenants: list(&query.tenants)?,
+            no_tenants: query.no_tenants,
+            text: query.text_lowercase(),
+            from: query.from,
+            to: query.to,
+        })
+    }
+
+    /// Returns the values of `?1` to `?11`.
+    fn parameters(&self) -> [&dyn ToSql; 11] {
+        [
+            &self.project,
+            &self.user_ids,
+            &self.actions,
+            &self.excluded_actions,
+            &self.remote_addresses,
+            &self.external_ids,
+            &self.tenants,
+            &self.no_tenants,
+            &self.text,
+            &self.from,
+            &self.to,
+        ]
+    }
+}
+
+/// Reads an audit event from a row of [`AUDIT_COLUMNS`].
+fn audit_event_from_row(project: &str, row: &Row<'_>) -> Result<AuditEvent, StoreError> {
+    const OPERATION: &str = "reading an audit event";
+    let column = |index| row.get::<_, String>(index).map_err(backend(OPERATION));
+    let optional = |index| row.get::<_, Option<String>>(index).map_err(backend(OPERATION));
+    Ok(AuditEvent {
+        id: column(0)?,
+        project_id: project.to_owned(),
+        action: column(1)?,
+        audit_type: parse_audit_type(&column(2)?)?,
+        occurred: row.get(3).map_err(backend(OPERATION))?,
+        actor_id: column(4)?,
+        user_id: optional(5)?,
+        external_ids: from_json(&column(6)?, "audit_events.external_ids")?,
+        tenants: from_json(&column(7)?, "audit_events.tenants")?,
+        remote_address: optional(8)?,
+        data: from_json(&column(9)?, "audit_events.data")?,
+    })
+}
+
 fn tenant_ids(user: &User) -> Vec<String> {
     user.user_tenants.iter().map(|t| t.tenant_id.clone()).collect()
 }
@@ -749,49 +895,55 @@ impl IdentityStore for SqliteStore {
         const OPERATION: &str = "loading audit events";
         self.read(OPERATION, |connection| {
             let mut statement = connection
-                .prepare_cached(
-                    "SELECT event_id, action, audit_type, occurred, actor_id, user_id, external_ids, tenants,
-                            remote_address, data
-                     FROM audit_events
-                     WHERE project = ?1
-                     ORDER BY sequence",
-                )
+                .prepare_cached(&format!(
+                    "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE project = ?1 ORDER BY sequence"
+                ))
                 .map_err(backend(OPERATION))?;
-            let rows = statement
-                .query_map(params![project], |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, String>(2)?,
-                        row.get::<_, u64>(3)?,
-                        row.get::<_, String>(4)?,
-                        row.get::<_, Option<String>>(5)?,
-                        row.get::<_, String>(6)?,
-                        row.get::<_, String>(7)?,
-                        row.get::<_, Option<String>>(8)?,
-                        row.get::<_, String>(9)?,
-                    ))
-                })
-                .map_err(backend(OPERATION))?;
+            let mut rows = statement.query(params![project]).map_err(backend(OPERATION))?;
             let mut events = Vec::new();
-            for row in rows {
-                let (id, action, audit_type, occurred, actor_id, user_id, external_ids, tenants, remote_address, data) =
-                    row.map_err(backend(OPERATION))?;
-                events.push(AuditEvent {
-                    id,
-                    project_id: project.to_owned(),
-                    action,
-                    audit_type: parse_audit_type(&audit_type)?,
-                    occurred,
-                    actor_id,
-                    user_id,
-                    external_ids: from_json(&external_ids, "audit_events.external_ids")?,
-                    tenants: from_json(&tenants, "audit_events.tenants")?,
-                    remote_address,
-                    data: from_json(&data, "audit_events.data")?,
-                });
+            while let Some(row) = rows.next().map_err(backend(OPERATION))? {
+                events.push(audit_event_from_row(project, row)?);
             }
             Ok(events)
+        })
+    }
+
+    fn search_audit(&self, project: &str, query: &AuditQuery) -> Result<(Vec<AuditEvent>, u32), StoreError> {
+        const OPERATION: &str = "searching audit events";
+        if query.filters_unrecorded_fields() {
+            return Ok((Vec::new(), 0));
+        }
+        // TODO: Every search reads all of the project's events through
+        // `audit_events_by_project` and filters them row by row, so its cost
+        // grows with the project's history even for a narrow time range or
+        // action. Add an index on (project, occurred) or (project, action) in
+        // a new migration once projects keep enough events for this to show.
+        let filter = AuditFilter::new(project, query)?;
+        // Page and count run in one read transaction, so they see the same events.
+        self.read(OPERATION, |connection| {
+            let total: u32 = connection
+                .prepare_cached(&format!("SELECT COUNT(*) FROM audit_events WHERE {AUDIT_FILTER}"))
+                .and_then(|mut statement| statement.query_row(&filter.parameters()[..], |row| row.get::<_, i64>(0)))
+                .map_err(backend(OPERATION))
+                .map(|count| u32::try_from(count).unwrap_or(u32::MAX))?;
+
+            let limit = i64::from(query.page_size());
+            let offset = i64::try_from(query.offset()).unwrap_or(i64::MAX);
+            let mut parameters = filter.parameters().to_vec();
+            parameters.push(&limit);
+            parameters.push(&offset);
+            let mut statement = connection
+                .prepare_cached(&format!(
+                    "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE {AUDIT_FILTER}
+                     ORDER BY sequence DESC LIMIT ?12 OFFSET ?13"
+                ))
+                .map_err(backend(OPERATION))?;
+            let mut rows = statement.query(&parameters[..]).map_err(backend(OPERATION))?;
+            let mut events = Vec::new();
+            while let Some(row) = rows.next().map_err(backend(OPERATION))? {
+                events.push(audit_event_from_row(project, row)?);
+            }
+            Ok((events, total))
         })
     }
 }

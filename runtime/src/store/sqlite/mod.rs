@@ -185,6 +185,7 @@ impl ReaderPool {
             ))
         })?;
         connection.busy_timeout(BUSY_TIMEOUT).map_err(backend(operation))?;
+        identity::register_functions(&connection).map_err(backend(operation))?;
         Ok(connection)
     }
 
@@ -215,6 +216,7 @@ fn configure_writer(connection: Connection, path: &Path) -> Result<Connection, S
     connection
         .pragma_update(None, "foreign_keys", "ON")
         .map_err(|err| fail("foreign_keys=ON", err))?;
+    identity::register_functions(&connection).map_err(|err| fail("the SQL functions", err))?;
     Ok(connection)
 }
 
