@@ -48,6 +48,12 @@ struct TriggeredLabels {
     outcome: String,
 }
 
+/// Upper bounds of the trigger latency buckets, in seconds.
+const TRIGGER_LATENCY_BUCKETS: [f64; 19] = [
+    0.000_5, 0.001, 0.001_5, 0.002, 0.003, 0.004, 0.005, 0.007_5, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+    10.0, 30.0,
+];
+
 /// Histogram buckets from 10 µs to about 10 s, in seconds.
 fn duration_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_01, 4.0, 11))
@@ -77,8 +83,8 @@ impl Metrics {
             "Attempts of runs started by audit events, by flow and outcome (done, retry, dead)",
             triggered_runs.clone(),
         );
-        // From 100 µs to about 26 s. The event time has millisecond resolution.
-        let trigger_latency = Histogram::new(exponential_buckets(0.000_1, 2.0, 19));
+        // Fine steps around the 5 ms target, then coarse ones up to 30 s.
+        let trigger_latency = Histogram::new(TRIGGER_LATENCY_BUCKETS);
         registry.register(
             "trigger_start_latency_seconds",
             "Time from an audit event's recording to the start of the first attempt of a run it triggered",
@@ -144,7 +150,9 @@ impl Metrics {
             .inc();
     }
 
-    /// Records the time from an audit event to the start of a run it triggered.
+    /// Records the time from an audit event to the start of a run it
+    /// triggered. The event time has millisecond resolution and is rounded
+    /// down, so a value can exceed the true time by up to 1 ms.
     pub fn record_trigger_latency(&self, micros: u64) {
         self.trigger_latency.observe(seconds(micros));
     }

@@ -273,8 +273,8 @@ impl Shared {
     /// Runs one attempt of a claimed run and stores its outcome.
     async fn execute(&self, run: TriggeredRun) {
         if run.attempts == 1 {
-            let waited = now_millis().saturating_sub(run.event.occurred);
-            self.state.metrics().record_trigger_latency(waited.saturating_mul(1_000));
+            let waited = now_micros().saturating_sub(run.event.occurred.saturating_mul(1_000));
+            self.state.metrics().record_trigger_latency(waited);
         }
         let (record, outcome) = match self.state.deployed_flow(&run.project, &run.flow_id).await {
             Ok(deployed) => {
@@ -388,6 +388,13 @@ fn run_of_actor(actor_id: &str) -> Option<(&str, &str)> {
 fn backoff(settings: &TriggerSettings, attempts: u32) -> Duration {
     let factor = 1u32 << attempts.saturating_sub(1).min(20);
     settings.backoff.saturating_mul(factor).min(settings.max_backoff)
+}
+
+fn now_micros() -> u64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since_epoch.as_micros()).unwrap_or(u64::MAX)
 }
 
 fn millis(duration: Duration) -> u64 {
