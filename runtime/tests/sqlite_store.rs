@@ -1139,3 +1139,44 @@ fn in_memory_store_works() {
     assert_eq!(store.load_user_by_login_id(PROJECT, "ada@example.com"), Ok(ada));
     assert_eq!(actions(&store, PROJECT), ["UserCreated"]);
 }
+
+#[test]
+fn background_checkpoint_moves_log_into_file() {
+    let folder = tempfile::tempdir().expect("create a temporary folder");
+    let store = open(folder.path());
+    let database = folder.path().join("sluice.db");
+    let size_before = std::fs::metadata(&database).expect("database file").len();
+
+    // About 2 MiB of runs: far below the automatic checkpoint size, so only
+    // the background checkpoint copies them into the database file.
+    let trace = json!(["x".repeat(10_000)]);
+    for index in 0..200 {
+        let run = RunRecord {
+            run_id: format!("R{index}"),
+            project: PROJECT.to_owned(),
+            flow_id: "bulk".to_owned(),
+            flow_version: 1,
+            status: "completed".to_owned(),
+            input: json!({}),
+            output: json!({}),
+            error: Value::Null,
+            trace: trace.clone(),
+            created: index,
+            duration_us: 1,
+        };
+        store.insert_run(&run).expect("insert run");
+    }
+
+    let started = std::time::Instant::now();
+    loop {
+        let size = std::fs::metadata(&database).expect("database file").len();
+        if size >= size_before + (1 << 20) {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "the database file stayed at {size} bytes (from {size_before}) for 10 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -7,6 +7,7 @@
 //! with [`SqliteStore::open_in_memory`] has no reader connections and reads
 //! through the writer.
 
+mod checkpoint;
 mod identity;
 mod migrations;
 mod queue;
@@ -51,6 +52,8 @@ pub struct SqliteStore {
     audit_pending: Arc<AtomicBool>,
     /// Woken after each commit that recorded an audit event.
     audit_recorded: Arc<Notify>,
+    /// `None` for an in-memory database, which keeps no log.
+    _checkpointer: Option<checkpoint::Checkpointer>,
 }
 
 /// Idle read-only connections to the database file.
@@ -112,11 +115,21 @@ impl SqliteStore {
             }
         }))
         .map_err(|err| StoreError::Backend(format!("watching `{name}` for audit events failed: {err}")))?;
+        let checkpointer = match &readers {
+            Some(pool) => {
+                writer
+                    .pragma_update(None, "wal_autocheckpoint", checkpoint::FALLBACK_PAGES)
+                    .map_err(|err| StoreError::Backend(format!("setting wal_autocheckpoint on `{name}` failed: {err}")))?;
+                Some(checkpoint::Checkpointer::start(&pool.path)?)
+            }
+            None => None,
+        };
         Ok(Self {
             writer: Mutex::new(writer),
             readers,
             audit_pending,
             audit_recorded: Arc::new(Notify::new()),
+            _checkpointer: checkpointer,
         })
     }
 
