@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sluice_flow::{CompiledFlow, CompiledStep, ErrorHandling, StepKind};
 
+use crate::connectors::ConnectorResolver;
 use crate::engine::{Engine, ErrorKind, StepFailure, StepLimits, StepOutput};
 use crate::host::{ConnectorBinding, HostContext};
 use crate::registry::ComponentRegistry;
@@ -79,7 +80,11 @@ pub struct RunFailure {
 impl std::fmt::Display for RunFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.step_id {
-            Some(step) => write!(f, "step \"{step}\" failed ({}): {}", self.kind, self.message),
+            Some(step) => write!(
+                f,
+                "step \"{step}\" failed ({}): {}",
+                self.kind, self.message
+            ),
             None => write!(f, "run failed ({}): {}", self.kind, self.message),
         }
     }
@@ -139,6 +144,7 @@ pub struct Runtime {
     components: Arc<ComponentRegistry>,
     store: Arc<dyn IdentityStore>,
     settings: RunSettings,
+    connectors: Option<Arc<ConnectorResolver>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -169,7 +175,17 @@ impl Runtime {
             components,
             store,
             settings,
+            connectors: None,
         }
+    }
+
+    /// Returns the runtime with connector steps bound to the connector
+    /// instances that `resolver` loads. Without one, a step that names an
+    /// instance fails as not found.
+    #[must_use]
+    pub fn with_connectors(mut self, resolver: Arc<ConnectorResolver>) -> Self {
+        self.connectors = Some(resolver);
+        self
     }
 
     /// Returns the components this runtime runs.
@@ -229,7 +245,11 @@ impl Runtime {
     }
 
     /// Renders the End step's outputs.
-    fn finish(&self, step: &CompiledStep, run: &mut RunState<'_>) -> Result<Map<String, Value>, RunFailure> {
+    fn finish(
+        &self,
+        step: &CompiledStep,
+        run: &mut RunState<'_>,
+    ) -> Result<Map<String, Value>, RunFailure> {
         let started = Instant::now();
         let mut output = Map::new();
         for out in &step.outputs {
@@ -287,6 +307,13 @@ impl Runtime {
         } else {
             run.context_json()
         };
+        // A connector step whose instance cannot be bound fails like a step
+        // whose component failed, so its error handling applies.
+        let (connector, binding_failure) =
+            match self.connector_binding(step, reference, &request.project) {
+                Ok(binding) => (binding, None),
+                Err(failure) => (ConnectorBinding::default(), Some(failure)),
+            };
         let host = HostContext {
             project: request.project.clone(),
             flow_id: flow.id.clone(),
@@ -294,22 +321,33 @@ impl Runtime {
             step_id: step.id.clone(),
             store: Arc::clone(&self.store),
             actor: Actor::new(format!("flow:{}:{}", flow.id, run.run_id)),
-            connector: ConnectorBinding::default(),
+            connector,
         };
 
         let mut attempts = 0;
-        let result = loop {
-            attempts += 1;
-            let result = self
-                .engine
-                .run_step(component, config.clone(), context.clone(), &limits, host.clone());
-            match &result {
-                Err(failure) if attempts < max_attempts(step) && should_retry(step, failure) => {
-                    let backoff = retry_backoff(step, attempts);
-                    tracing::info!(attempt = attempts, error = %failure, backoff_ms = backoff.as_millis(), "Retrying step");
-                    std::thread::sleep(backoff);
+        let result = if let Some(failure) = binding_failure {
+            attempts = 1;
+            Err(failure)
+        } else {
+            loop {
+                attempts += 1;
+                let result = self.engine.run_step(
+                    component,
+                    config.clone(),
+                    context.clone(),
+                    &limits,
+                    host.clone(),
+                );
+                match &result {
+                    Err(failure)
+                        if attempts < max_attempts(step) && should_retry(step, failure) =>
+                    {
+                        let backoff = retry_backoff(step, attempts);
+                        tracing::info!(attempt = attempts, error = %failure, backoff_ms = backoff.as_millis(), "Retrying step");
+                        std::thread::sleep(backoff);
+                    }
+                    _ => break result,
                 }
-                _ => break result,
             }
         };
         let duration_us = micros(started.elapsed());
@@ -363,6 +401,34 @@ impl Runtime {
         }
     }
 
+    /// Returns the binding of a connector step: its instance's settings,
+    /// secrets and allowed origin. Other steps, and connector steps that
+    /// name no instance, get an empty binding that reaches no host.
+    fn connector_binding(
+        &self,
+        step: &CompiledStep,
+        component: &str,
+        project: &str,
+    ) -> Result<ConnectorBinding, StepFailure> {
+        let Some(instance) = step
+            .connector
+            .as_deref()
+            .filter(|_| step.kind == StepKind::Connector)
+        else {
+            return Ok(ConnectorBinding::default());
+        };
+        match &self.connectors {
+            Some(resolver) => resolver.resolve(project, instance, component),
+            None => Err(StepFailure::new(
+                ErrorKind::NotFound,
+                format!(
+                    "connector instance `{instance}` not found: this runtime has no connector instances, \
+                     which `sluice serve` keeps per project"
+                ),
+            )),
+        }
+    }
+
     /// Returns the step's limits: its own where set, within the host's maximum.
     fn step_limits(&self, step: &CompiledStep) -> StepLimits {
         let defaults = self.settings.default_limits;
@@ -375,7 +441,9 @@ impl Runtime {
         let memory_bytes = step
             .limits
             .memory_mib
-            .map_or(defaults.memory_bytes, |mib| usize::try_from(mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX))
+            .map_or(defaults.memory_bytes, |mib| {
+                usize::try_from(mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX)
+            })
             .min(max.memory_bytes);
         StepLimits {
             timeout,
@@ -386,7 +454,9 @@ impl Runtime {
 }
 
 fn max_attempts(step: &CompiledStep) -> u32 {
-    step.retry.as_ref().map_or(1, |policy| policy.attempts.max(1))
+    step.retry
+        .as_ref()
+        .map_or(1, |policy| policy.attempts.max(1))
 }
 
 /// Error kinds retried when a policy lists none: the transient ones.
@@ -477,12 +547,20 @@ impl<'a> RunState<'a> {
     /// follow with the output kept for the trace.
     fn apply_output(&mut self, step: &CompiledStep, output: StepOutput) -> (String, Option<Value>) {
         match output {
-            StepOutput::Action { value, user, tenant } => {
+            StepOutput::Action {
+                value,
+                user,
+                tenant,
+            } => {
                 if let Some(user) = user {
                     self.set("user", None, serde_json::to_value(user).unwrap_or_default());
                 }
                 if let Some(tenant) = tenant {
-                    self.set("tenant", None, serde_json::to_value(tenant).unwrap_or_default());
+                    self.set(
+                        "tenant",
+                        None,
+                        serde_json::to_value(tenant).unwrap_or_default(),
+                    );
                 }
                 let kept = self.keep_outputs.then(|| value.clone());
                 self.set("actions", Some(&step.context_key), value);
@@ -508,11 +586,18 @@ impl<'a> RunState<'a> {
             StepKind::Connector => "connectors",
             StepKind::Condition | StepKind::End => return,
         };
-        let error = json!({ "error": { "kind": failure.kind.as_str(), "message": failure.message } });
+        let error =
+            json!({ "error": { "kind": failure.kind.as_str(), "message": failure.message } });
         self.set(namespace, Some(&step.context_key), error);
     }
 
-    fn report(self, status: RunStatus, output: Map<String, Value>, error: Option<RunFailure>, duration_us: u64) -> RunReport {
+    fn report(
+        self,
+        status: RunStatus,
+        output: Map<String, Value>,
+        error: Option<RunFailure>,
+        duration_us: u64,
+    ) -> RunReport {
         RunReport {
             run_id: self.run_id,
             flow_id: self.flow.id.clone(),

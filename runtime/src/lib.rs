@@ -8,13 +8,15 @@
 
 pub mod api;
 pub mod cli;
+pub mod connectors;
 pub mod engine;
 pub mod executor;
 pub mod flow_file;
-pub mod metrics;
 pub mod host;
+pub mod metrics;
 pub mod model;
 pub mod registry;
+pub mod secrets;
 pub mod server;
 pub mod store;
 pub mod triggers;

@@ -4,9 +4,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
-use sluice::model::{AuditType, NewAuditEvent, NewUser, Tenant, User, UserQuery, UserStatus, UserTenant};
+use sluice::model::{
+    AuditType, NewAuditEvent, NewUser, Tenant, User, UserQuery, UserStatus, UserTenant,
+};
 use sluice::store::{
-    Actor, FlowStore, IdentityStore, ManagementKey, ProjectStore, RunRecord, RunStore, SqliteStore, StoreError,
+    Actor, FlowStore, IdentityStore, ManagementKey, ProjectStore, RunRecord, RunStore, SqliteStore,
+    StoreError,
 };
 
 const PROJECT: &str = "P1";
@@ -82,7 +85,9 @@ fn open_creates_missing_folders() {
     let path = folder.path().join("data").join("nested").join("sluice.db");
 
     let store = SqliteStore::open(&path).expect("open the store");
-    store.create_project(PROJECT, "First").expect("create a project");
+    store
+        .create_project(PROJECT, "First")
+        .expect("create a project");
 
     assert!(path.is_file());
 }
@@ -126,18 +131,29 @@ fn user_round_trip() {
         custom_attributes,
     };
 
-    let created = store.create_user(PROJECT, new, &admin()).expect("create user");
+    let created = store
+        .create_user(PROJECT, new, &admin())
+        .expect("create user");
 
     assert!(created.user_id.starts_with('U'));
     assert!(created.created_time > 0);
-    assert_eq!(created.login_ids, strings(&["ada@example.com", "+15550100"]));
+    assert_eq!(
+        created.login_ids,
+        strings(&["ada@example.com", "+15550100"])
+    );
     assert_eq!(created.user_tenants[0].tenant_name, "Acme");
-    assert_eq!(store.load_user(PROJECT, &created.user_id), Ok(created.clone()));
+    assert_eq!(
+        store.load_user(PROJECT, &created.user_id),
+        Ok(created.clone())
+    );
     assert_eq!(
         store.load_user_by_login_id(PROJECT, "ada@example.com"),
         Ok(created.clone())
     );
-    assert_eq!(store.load_user_by_login_id(PROJECT, "+15550100"), Ok(created.clone()));
+    assert_eq!(
+        store.load_user_by_login_id(PROJECT, "+15550100"),
+        Ok(created.clone())
+    );
 
     let modified = store
         .modify_user(
@@ -155,7 +171,10 @@ fn user_round_trip() {
         .expect("modify user");
 
     assert_eq!(modified.name.as_deref(), Some("Ada King"));
-    assert_eq!(store.load_user(PROJECT, &created.user_id), Ok(modified.clone()));
+    assert_eq!(
+        store.load_user(PROJECT, &created.user_id),
+        Ok(modified.clone())
+    );
     assert_eq!(
         store.load_user_by_login_id(PROJECT, "ada@king.example"),
         Ok(modified.clone())
@@ -263,7 +282,12 @@ fn search_filters_and_pages() {
     ];
     let mut ids = Vec::new();
     for user in users {
-        ids.push(store.create_user(PROJECT, user, &admin()).expect("create user").user_id);
+        ids.push(
+            store
+                .create_user(PROJECT, user, &admin())
+                .expect("create user")
+                .user_id,
+        );
     }
     ids.sort();
     let ada = store
@@ -358,7 +382,10 @@ fn tenants_round_trip() {
         custom_attributes,
     };
 
-    assert_eq!(store.create_tenant(PROJECT, acme.clone(), &admin()), Ok(acme.clone()));
+    assert_eq!(
+        store.create_tenant(PROJECT, acme.clone(), &admin()),
+        Ok(acme.clone())
+    );
     let generated = store
         .create_tenant(PROJECT, tenant("", "Globex"), &admin())
         .expect("create tenant");
@@ -413,7 +440,9 @@ fn tenants_round_trip() {
         Err(StoreError::Invalid(_))
     ));
 
-    store.delete_tenant(PROJECT, "T1", &admin()).expect("delete tenant");
+    store
+        .delete_tenant(PROJECT, "T1", &admin())
+        .expect("delete tenant");
 
     assert!(matches!(
         store.load_tenant(PROJECT, "T1"),
@@ -441,16 +470,34 @@ fn consent_grant_and_revoke() {
         .expect("create user");
 
     let granted = store
-        .grant_consent(PROJECT, &user.user_id, "app1", &strings(&["read", "email"]), &admin())
+        .grant_consent(
+            PROJECT,
+            &user.user_id,
+            "app1",
+            &strings(&["read", "email"]),
+            &admin(),
+        )
         .expect("grant consent");
     assert_eq!(granted, strings(&["email", "read"]));
     let granted = store
-        .grant_consent(PROJECT, &user.user_id, "app1", &strings(&["read", "write"]), &admin())
+        .grant_consent(
+            PROJECT,
+            &user.user_id,
+            "app1",
+            &strings(&["read", "write"]),
+            &admin(),
+        )
         .expect("grant consent again");
     assert_eq!(granted, strings(&["email", "read", "write"]));
 
     let remaining = store
-        .revoke_consent(PROJECT, &user.user_id, "app1", &strings(&["read"]), &admin())
+        .revoke_consent(
+            PROJECT,
+            &user.user_id,
+            "app1",
+            &strings(&["read"]),
+            &admin(),
+        )
         .expect("revoke one scope");
     assert_eq!(remaining, strings(&["email", "write"]));
     let remaining = store
@@ -482,7 +529,13 @@ fn consent_goes_with_deleted_user() {
         .create_user(PROJECT, new_user("ada@example.com"), &admin())
         .expect("create user");
     store
-        .grant_consent(PROJECT, &user.user_id, "app1", &strings(&["read"]), &admin())
+        .grant_consent(
+            PROJECT,
+            &user.user_id,
+            "app1",
+            &strings(&["read"]),
+            &admin(),
+        )
         .expect("grant consent");
     store
         .delete_user(PROJECT, &user.user_id, &admin())
@@ -544,7 +597,9 @@ fn audit_events_in_order() {
     store
         .delete_user(PROJECT, &user.user_id, &admin())
         .expect("delete user");
-    store.delete_tenant(PROJECT, "T1", &admin()).expect("delete tenant");
+    store
+        .delete_tenant(PROJECT, "T1", &admin())
+        .expect("delete tenant");
 
     let events = store.audit_events(PROJECT).expect("load audit events");
 
@@ -574,7 +629,11 @@ fn audit_events_in_order() {
     assert_eq!(events[3].audit_type, AuditType::Warn);
     assert_eq!(events[4].external_ids, strings(&["ada@example.com", "ada"]));
     assert_eq!(events[5].tenants, strings(&["T1"]));
-    assert!(events.windows(2).all(|pair| pair[0].occurred <= pair[1].occurred));
+    assert!(
+        events
+            .windows(2)
+            .all(|pair| pair[0].occurred <= pair[1].occurred)
+    );
     assert!(matches!(
         store.record_audit(PROJECT, NewAuditEvent::default()),
         Err(StoreError::Invalid(_))
@@ -638,7 +697,13 @@ fn validation_matches_memory_store() {
         Err(StoreError::Invalid(_))
     ));
     assert!(matches!(
-        store.modify_user(PROJECT, "Unobody", "UserModified", &admin(), &mut |_: &mut User| Ok(())),
+        store.modify_user(
+            PROJECT,
+            "Unobody",
+            "UserModified",
+            &admin(),
+            &mut |_: &mut User| Ok(())
+        ),
         Err(StoreError::NotFound { kind: "user", .. })
     ));
     assert!(matches!(
@@ -667,7 +732,9 @@ fn failed_change_writes_nothing() {
         &admin(),
         &mut |user: &mut User| {
             user.name = Some("changed".to_owned());
-            Err(StoreError::Invalid("the step rejected the change".to_owned()))
+            Err(StoreError::Invalid(
+                "the step rejected the change".to_owned(),
+            ))
         },
     );
     let validation_error = store.modify_user(
@@ -692,7 +759,9 @@ fn failed_change_writes_nothing() {
     );
     let tenant_error = store.modify_tenant(PROJECT, "T1", &admin(), &mut |tenant: &mut Tenant| {
         tenant.name = "Renamed".to_owned();
-        Err(StoreError::Invalid("the step rejected the change".to_owned()))
+        Err(StoreError::Invalid(
+            "the step rejected the change".to_owned(),
+        ))
     });
 
     assert!(matches!(closure_error, Err(StoreError::Invalid(_))));
@@ -700,12 +769,23 @@ fn failed_change_writes_nothing() {
         validation_error,
         Err(StoreError::NotFound { kind: "tenant", .. })
     ));
-    assert!(matches!(create_error, Err(StoreError::NotFound { kind: "tenant", .. })));
+    assert!(matches!(
+        create_error,
+        Err(StoreError::NotFound { kind: "tenant", .. })
+    ));
     assert!(matches!(tenant_error, Err(StoreError::Invalid(_))));
     assert_eq!(store.audit_events(PROJECT), Ok(events_before));
     assert_eq!(store.load_user(PROJECT, &ada.user_id), Ok(ada));
-    assert!(store.load_user_by_login_id(PROJECT, "new@example.com").is_err());
-    assert!(store.load_user_by_login_id(PROJECT, "bob@example.com").is_err());
+    assert!(
+        store
+            .load_user_by_login_id(PROJECT, "new@example.com")
+            .is_err()
+    );
+    assert!(
+        store
+            .load_user_by_login_id(PROJECT, "bob@example.com")
+            .is_err()
+    );
     assert_eq!(
         store
             .search_users(PROJECT, &UserQuery::default())
@@ -769,14 +849,20 @@ fn projects_are_isolated() {
     store
         .deploy_flow(PROJECT, "login", &json!({ "id": "login" }))
         .expect("deploy flow");
-    store.insert_run(&run(PROJECT, "R1", "login", 10)).expect("insert run");
+    store
+        .insert_run(&run(PROJECT, "R1", "login", 10))
+        .expect("insert run");
 
     // The other project sees none of it.
     assert!(matches!(
         store.load_user(OTHER_PROJECT, &ada.user_id),
         Err(StoreError::NotFound { .. })
     ));
-    assert!(store.load_user_by_login_id(OTHER_PROJECT, "ada@example.com").is_err());
+    assert!(
+        store
+            .load_user_by_login_id(OTHER_PROJECT, "ada@example.com")
+            .is_err()
+    );
     assert_eq!(
         store.search_users(OTHER_PROJECT, &UserQuery::default()),
         Ok((Vec::new(), 0))
@@ -805,7 +891,11 @@ fn projects_are_isolated() {
             )
             .is_err()
     );
-    assert!(store.delete_user(OTHER_PROJECT, &ada.user_id, &admin()).is_err());
+    assert!(
+        store
+            .delete_user(OTHER_PROJECT, &ada.user_id, &admin())
+            .is_err()
+    );
     assert!(
         store
             .grant_consent(OTHER_PROJECT, &ada.user_id, "app1", &[], &admin())
@@ -813,7 +903,11 @@ fn projects_are_isolated() {
     );
     assert!(store.delete_tenant(OTHER_PROJECT, "T1", &admin()).is_err());
     assert_eq!(store.delete_flow(OTHER_PROJECT, "login"), Ok(false));
-    assert!(store.activate_flow_version(OTHER_PROJECT, "login", 1).is_err());
+    assert!(
+        store
+            .activate_flow_version(OTHER_PROJECT, "login", 1)
+            .is_err()
+    );
     assert!(matches!(
         store.update_run(&run(OTHER_PROJECT, "R1", "login", 10)),
         Err(StoreError::NotFound { kind: "run", .. })
@@ -835,7 +929,10 @@ fn projects_are_isolated() {
 
     assert_ne!(other_ada.user_id, ada.user_id);
     assert_eq!(store.load_user(PROJECT, &ada.user_id), Ok(ada.clone()));
-    assert_eq!(store.load_user_by_login_id(PROJECT, "ada@example.com"), Ok(ada));
+    assert_eq!(
+        store.load_user_by_login_id(PROJECT, "ada@example.com"),
+        Ok(ada)
+    );
     assert_eq!(
         store.load_tenant(PROJECT, "T1").map(|tenant| tenant.name),
         Ok("Acme".to_owned())
@@ -853,11 +950,16 @@ fn projects_are_isolated() {
         Ok(Some(json!({ "id": "login" })))
     );
     assert_eq!(
-        store.load_run(PROJECT, "R1").map(|run| run.map(|run| run.created)),
+        store
+            .load_run(PROJECT, "R1")
+            .map(|run| run.map(|run| run.created)),
         Ok(Some(10))
     );
     assert_eq!(actions(&store, PROJECT), ["TenantCreated", "UserCreated"]);
-    assert_eq!(actions(&store, OTHER_PROJECT), ["UserCreated", "TenantCreated"]);
+    assert_eq!(
+        actions(&store, OTHER_PROJECT),
+        ["UserCreated", "TenantCreated"]
+    );
 }
 
 #[test]
@@ -875,9 +977,14 @@ fn projects_and_keys() {
     assert_eq!(store.is_empty(), Ok(true));
     assert!(matches!(
         store.add_key(&key),
-        Err(StoreError::NotFound { kind: "project", .. })
+        Err(StoreError::NotFound {
+            kind: "project",
+            ..
+        })
     ));
-    store.create_project(PROJECT, "First").expect("create project");
+    store
+        .create_project(PROJECT, "First")
+        .expect("create project");
     assert_eq!(store.is_empty(), Ok(false));
     assert_eq!(store.project_exists(PROJECT), Ok(true));
     assert_eq!(store.project_exists(OTHER_PROJECT), Ok(false));
@@ -892,7 +999,9 @@ fn projects_and_keys() {
     assert_eq!(store.keys(PROJECT), Ok(vec![key]));
     assert_eq!(store.keys(OTHER_PROJECT), Ok(Vec::new()));
 
-    store.create_project("P0", "Created last").expect("create project");
+    store
+        .create_project("P0", "Created last")
+        .expect("create project");
     assert_eq!(store.projects(), Ok(strings(&[PROJECT, "P0"])));
 }
 
@@ -925,7 +1034,9 @@ fn flow_versions_deploy_and_rollback() {
     assert_eq!(rolled_back.version, 1);
     assert!(rolled_back.active);
     assert_eq!(rolled_back.document, json!({ "revision": 1 }));
-    let versions = store.flow_versions(PROJECT, "login").expect("list versions");
+    let versions = store
+        .flow_versions(PROJECT, "login")
+        .expect("list versions");
     let listed: Vec<(u32, bool)> = versions.iter().map(|v| (v.version, v.active)).collect();
     assert_eq!(listed, [(1, true), (2, false), (3, false)]);
     let active_flows: Vec<(String, u32)> = store
@@ -934,7 +1045,10 @@ fn flow_versions_deploy_and_rollback() {
         .into_iter()
         .map(|flow| (flow.flow_id, flow.version))
         .collect();
-    assert_eq!(active_flows, [("login".to_owned(), 1), ("signup".to_owned(), 1)]);
+    assert_eq!(
+        active_flows,
+        [("login".to_owned(), 1), ("signup".to_owned(), 1)]
+    );
 
     let deployed = store
         .deploy_flow(PROJECT, "login", &json!({ "revision": 4 }))
@@ -955,7 +1069,9 @@ fn flow_versions_deploy_and_rollback() {
     assert_eq!(store.flow_versions(PROJECT, "login"), Ok(Vec::new()));
     assert_eq!(store.active_flow(PROJECT, "login"), Ok(None));
     assert_eq!(store.delete_flow(PROJECT, "login"), Ok(false));
-    let redeployed = store.deploy_flow(PROJECT, "login", &json!({})).expect("deploy flow");
+    let redeployed = store
+        .deploy_flow(PROJECT, "login", &json!({}))
+        .expect("deploy flow");
     assert_eq!(redeployed.version, 1);
 }
 
@@ -963,12 +1079,18 @@ fn flow_versions_deploy_and_rollback() {
 fn runs_insert_update_and_list() {
     let folder = tempfile::tempdir().expect("create a temporary folder");
     let store = open(folder.path());
-    store.insert_run(&run(PROJECT, "R1", "login", 100)).expect("insert run");
+    store
+        .insert_run(&run(PROJECT, "R1", "login", 100))
+        .expect("insert run");
     store
         .insert_run(&run(PROJECT, "R2", "signup", 200))
         .expect("insert run");
-    store.insert_run(&run(PROJECT, "R3", "login", 300)).expect("insert run");
-    store.insert_run(&run(PROJECT, "R4", "login", 300)).expect("insert run");
+    store
+        .insert_run(&run(PROJECT, "R3", "login", 300))
+        .expect("insert run");
+    store
+        .insert_run(&run(PROJECT, "R4", "login", 300))
+        .expect("insert run");
 
     assert!(matches!(
         store.insert_run(&run(PROJECT, "R1", "login", 100)),
@@ -1007,7 +1129,9 @@ fn runs_insert_update_and_list() {
 fn data_survives_reopen() {
     let folder = tempfile::tempdir().expect("create a temporary folder");
     let store = open(folder.path());
-    store.create_project(PROJECT, "First").expect("create project");
+    store
+        .create_project(PROJECT, "First")
+        .expect("create project");
     let key = ManagementKey {
         id: "K1".to_owned(),
         project: PROJECT.to_owned(),
@@ -1038,7 +1162,9 @@ fn data_survives_reopen() {
     store
         .deploy_flow(PROJECT, "login", &json!({ "revision": 2 }))
         .expect("deploy flow");
-    store.insert_run(&run(PROJECT, "R1", "login", 100)).expect("insert run");
+    store
+        .insert_run(&run(PROJECT, "R1", "login", 100))
+        .expect("insert run");
     let events = store.audit_events(PROJECT).expect("load audit events");
     drop(store);
 
@@ -1047,7 +1173,10 @@ fn data_survives_reopen() {
     assert_eq!(store.project_exists(PROJECT), Ok(true));
     assert_eq!(store.keys(PROJECT), Ok(vec![key]));
     assert_eq!(store.load_tenant(PROJECT, "T1"), Ok(tenant("T1", "Acme")));
-    assert_eq!(store.load_user_by_login_id(PROJECT, "ada@example.com"), Ok(ada.clone()));
+    assert_eq!(
+        store.load_user_by_login_id(PROJECT, "ada@example.com"),
+        Ok(ada.clone())
+    );
     assert_eq!(store.audit_events(PROJECT), Ok(events));
     assert_eq!(
         store.grant_consent(PROJECT, &ada.user_id, "app1", &[], &admin()),
@@ -1060,7 +1189,9 @@ fn data_survives_reopen() {
         Ok(Some(2))
     );
     assert_eq!(
-        store.flow_versions(PROJECT, "login").map(|versions| versions.len()),
+        store
+            .flow_versions(PROJECT, "login")
+            .map(|versions| versions.len()),
         Ok(2)
     );
     assert_eq!(
@@ -1091,7 +1222,7 @@ fn newer_schema_is_rejected() {
     };
     assert!(message.contains(&path.display().to_string()), "{message}");
     assert!(message.contains("schema version 99"), "{message}");
-    assert!(message.contains("up to 2"), "{message}");
+    assert!(message.contains("up to 3"), "{message}");
 }
 
 #[test]
@@ -1125,7 +1256,10 @@ fn threads_share_one_store() {
         .search_users(PROJECT, &UserQuery::default())
         .expect("search users");
     assert_eq!(total, 100);
-    assert_eq!(store.audit_events(PROJECT).map(|events| events.len()), Ok(100));
+    assert_eq!(
+        store.audit_events(PROJECT).map(|events| events.len()),
+        Ok(100)
+    );
 }
 
 #[test]
@@ -1136,7 +1270,10 @@ fn in_memory_store_works() {
         .create_user(PROJECT, new_user("ada@example.com"), &admin())
         .expect("create user");
 
-    assert_eq!(store.load_user_by_login_id(PROJECT, "ada@example.com"), Ok(ada));
+    assert_eq!(
+        store.load_user_by_login_id(PROJECT, "ada@example.com"),
+        Ok(ada)
+    );
     assert_eq!(actions(&store, PROJECT), ["UserCreated"]);
 }
 

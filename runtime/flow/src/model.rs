@@ -175,6 +175,10 @@ pub struct CompiledStep {
     pub kind: StepKind,
     /// Component reference; `None` for End steps.
     pub component: Option<String>,
+    /// Name of the project's connector instance that a connector step runs
+    /// with: its base URL, authentication and secrets. `None` runs the
+    /// connector with no instance, so it can reach no host.
+    pub connector: Option<String>,
     /// Configuration to render before each run; an empty object when the
     /// document has none.
     pub config: ValueTemplate,

@@ -4,6 +4,7 @@
 
 mod audit;
 pub mod auth;
+mod connectors;
 pub mod error;
 mod flows;
 pub mod json;
@@ -21,12 +22,13 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tracing::Instrument as _;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument as _;
 
 use self::json::BodyLimit;
+use crate::connectors::ConnectorResolver;
 use crate::executor::Runtime;
 use crate::metrics::Metrics;
 use crate::store::{Backend, TriggerQueue};
@@ -75,6 +77,8 @@ struct Shared {
     background: TaskTracker,
     /// Queue of runs started by audit events, when the store keeps one.
     trigger_queue: OnceLock<Arc<dyn TriggerQueue>>,
+    /// Seals and opens connector secrets, when connector instances are served.
+    connector_resolver: OnceLock<Arc<ConnectorResolver>>,
 }
 
 impl AppState {
@@ -94,6 +98,7 @@ impl AppState {
             metrics: Metrics::new(),
             background: TaskTracker::new(),
             trigger_queue: OnceLock::new(),
+            connector_resolver: OnceLock::new(),
         }))
     }
 
@@ -111,6 +116,17 @@ impl AppState {
     /// store behind the backend. Only the first call takes effect.
     pub fn set_trigger_queue(&self, queue: Arc<dyn TriggerQueue>) {
         let _ = self.0.trigger_queue.set(queue);
+    }
+
+    /// Serves the connector instance calls with `resolver`, which must be
+    /// the one the runtime binds connector steps with. Only the first call
+    /// takes effect.
+    pub fn set_connector_resolver(&self, resolver: Arc<ConnectorResolver>) {
+        let _ = self.0.connector_resolver.set(resolver);
+    }
+
+    pub(crate) fn connector_resolver_if_set(&self) -> Option<Arc<ConnectorResolver>> {
+        self.0.connector_resolver.get().cloned()
     }
 
     /// Returns the trigger queue, when one is set.
@@ -135,13 +151,25 @@ impl AppState {
     }
 
     pub(crate) fn cached_key(&self, project: &str, secret_hash: &str) -> Option<String> {
-        let keys = self.0.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        keys.get(&(project.to_owned(), secret_hash.to_owned())).cloned()
+        let keys = self
+            .0
+            .keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        keys.get(&(project.to_owned(), secret_hash.to_owned()))
+            .cloned()
     }
 
     pub(crate) fn cache_key(&self, project: &str, secret_hash: &str, key_id: &str) {
-        let mut keys = self.0.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        keys.insert((project.to_owned(), secret_hash.to_owned()), key_id.to_owned());
+        let mut keys = self
+            .0
+            .keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        keys.insert(
+            (project.to_owned(), secret_hash.to_owned()),
+            key_id.to_owned(),
+        );
     }
 }
 
@@ -154,13 +182,17 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/v1/mgmt/license", get(license))
         .merge(flows::routes())
+        .merge(connectors::routes())
         .merge(users::routes())
         .merge(tenants::routes())
         .merge(audit::routes())
         .merge(openapi::routes())
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::Extension(BodyLimit(limit)))
-        .layer(middleware::from_fn_with_state(state.clone(), observe_request))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            observe_request,
+        ))
         .with_state(state)
 }
 
@@ -175,19 +207,32 @@ async fn observe_request(State(state): State<AppState>, request: Request, next: 
     let started = std::time::Instant::now();
     let response = next.run(request).instrument(span.clone()).await;
     let status = response.status();
-    state.metrics().record_http(method.as_str(), &route, status.as_u16());
+    state
+        .metrics()
+        .record_http(method.as_str(), &route, status.as_u16());
     let _entered = span.enter();
     if status.is_server_error() {
-        tracing::warn!(http.status = status.as_u16(), elapsed_us = started.elapsed().as_micros(), "Request failed");
+        tracing::warn!(
+            http.status = status.as_u16(),
+            elapsed_us = started.elapsed().as_micros(),
+            "Request failed"
+        );
     } else {
-        tracing::debug!(http.status = status.as_u16(), elapsed_us = started.elapsed().as_micros(), "Request handled");
+        tracing::debug!(
+            http.status = status.as_u16(),
+            elapsed_us = started.elapsed().as_micros(),
+            "Request handled"
+        );
     }
     response
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         state.metrics().render(),
     )
 }

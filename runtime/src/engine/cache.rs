@@ -50,7 +50,9 @@ impl ComponentCache {
             let cached = unsafe { Component::deserialize_file(engine, &path) };
             match cached {
                 Ok(component) => return Ok(component),
-                Err(err) => tracing::warn!(path = %path.display(), error = %err, "Replacing unreadable cached component"),
+                Err(err) => {
+                    tracing::warn!(path = %path.display(), error = %err, "Replacing unreadable cached component")
+                }
             }
         }
         let component = compile()?;
@@ -61,10 +63,18 @@ impl ComponentCache {
         let bytes = component
             .serialize()
             .map_err(|err| cache_error(format!("cannot serialize: {err}")))?;
-        // Write to a temporary name and rename, so a reader never sees half a file.
-        let temporary = self.dir.join(format!("{digest}.{}.tmp", std::process::id()));
-        std::fs::write(&temporary, bytes).map_err(|err| cache_error(format!("cannot write: {err}")))?;
-        std::fs::rename(&temporary, &path).map_err(|err| cache_error(format!("cannot rename: {err}")))?;
+        // Write to a temporary name and rename, so a reader never sees half a
+        // file. The name is unique per write, because two engines of one
+        // process may compile the same component at once.
+        let temporary = self.dir.join(format!(
+            "{digest}.{}.{}.tmp",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::write(&temporary, bytes)
+            .map_err(|err| cache_error(format!("cannot write: {err}")))?;
+        std::fs::rename(&temporary, &path)
+            .map_err(|err| cache_error(format!("cannot rename: {err}")))?;
         Ok(component)
     }
 }

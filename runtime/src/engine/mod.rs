@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 
+pub use self::egress::{EgressPolicy, is_private};
 pub use self::error::{ErrorKind, LoadError, StepFailure};
 pub use self::limits::StepLimits;
 pub use self::state::StepState;
@@ -51,6 +52,8 @@ pub struct EngineSettings {
     /// Interval of the epoch clock that enforces step deadlines. Deadlines
     /// are rounded up to whole ticks.
     pub epoch_tick: Duration,
+    /// Rules for connectors' outbound HTTP requests.
+    pub egress: EgressPolicy,
 }
 
 impl Default for EngineSettings {
@@ -60,6 +63,7 @@ impl Default for EngineSettings {
             max_instances: 128,
             max_memory_bytes: 256 << 20,
             epoch_tick: Duration::from_millis(1),
+            egress: EgressPolicy::default(),
         }
     }
 }
@@ -137,6 +141,7 @@ pub struct Engine {
     cache: Option<ComponentCache>,
     epoch_tick: Duration,
     max_memory_bytes: usize,
+    egress: Arc<EgressPolicy>,
     ticker_stop: Arc<AtomicBool>,
 }
 
@@ -205,8 +210,9 @@ impl Engine {
         condition::Condition::add_to_linker::<_, HasSelf<StepState>>(&mut condition_linker, |s| s)?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
-        spawn_epoch_ticker(inner.clone(), settings.epoch_tick, Arc::clone(&ticker_stop))
-            .map_err(|err| wasmtime::Error::msg(format!("cannot start the epoch clock thread: {err}")))?;
+        spawn_epoch_ticker(inner.clone(), settings.epoch_tick, Arc::clone(&ticker_stop)).map_err(
+            |err| wasmtime::Error::msg(format!("cannot start the epoch clock thread: {err}")),
+        )?;
 
         Ok(Self {
             inner,
@@ -216,6 +222,7 @@ impl Engine {
             cache,
             epoch_tick: settings.epoch_tick,
             max_memory_bytes: settings.max_memory_bytes,
+            egress: Arc::new(settings.egress.clone()),
             ticker_stop,
         })
     }
@@ -234,7 +241,11 @@ impl Engine {
             Component::new(&self.inner, bytes).map_err(|err| LoadError::Invalid {
                 reference: reference.to_owned(),
                 // The first line only: wasmtime follows it with a byte dump.
-                reason: format!("{err:#}").lines().next().unwrap_or_default().to_owned(),
+                reason: format!("{err:#}")
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
             })
         };
         let component = match &self.cache {
@@ -272,18 +283,26 @@ impl Engine {
         };
         let pre = match world {
             World::Action => WorldPre::Action(
-                action::ActionPre::new(self.action_linker.instantiate_pre(&component).map_err(link_error)?)
-                    .map_err(link_error)?,
+                action::ActionPre::new(
+                    self.action_linker
+                        .instantiate_pre(&component)
+                        .map_err(link_error)?,
+                )
+                .map_err(link_error)?,
             ),
             World::Connector => WorldPre::Connector(
                 connector::ConnectorPre::new(
-                    self.connector_linker.instantiate_pre(&component).map_err(link_error)?,
+                    self.connector_linker
+                        .instantiate_pre(&component)
+                        .map_err(link_error)?,
                 )
                 .map_err(link_error)?,
             ),
             World::Condition => WorldPre::Condition(
                 condition::ConditionPre::new(
-                    self.condition_linker.instantiate_pre(&component).map_err(link_error)?,
+                    self.condition_linker
+                        .instantiate_pre(&component)
+                        .map_err(link_error)?,
                 )
                 .map_err(link_error)?,
             ),
@@ -315,7 +334,15 @@ impl Engine {
         host: HostContext,
     ) -> Result<StepOutput, StepFailure> {
         let memory_bytes = limits.memory_bytes.min(self.max_memory_bytes);
-        let mut store = Store::new(&self.inner, StepState::new(host, memory_bytes, limits.host_calls));
+        let mut store = Store::new(
+            &self.inner,
+            StepState::new(
+                host,
+                memory_bytes,
+                limits.host_calls,
+                Arc::clone(&self.egress),
+            ),
+        );
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(self.deadline_ticks(limits.timeout));
 
@@ -330,7 +357,11 @@ impl Engine {
                 .map(|result| result.map(GuestOutput::Action)),
             WorldPre::Connector(pre) => pre
                 .instantiate(&mut store)
-                .and_then(|bindings| bindings.sluice_flow_connector_step().call_run(&mut store, &config))
+                .and_then(|bindings| {
+                    bindings
+                        .sluice_flow_connector_step()
+                        .call_run(&mut store, &config)
+                })
                 .map(|result| result.map(GuestOutput::Connector)),
             WorldPre::Condition(pre) => pre
                 .instantiate(&mut store)
@@ -349,7 +380,12 @@ impl Engine {
         }
     }
 
-    fn guest_failure(&self, error: StepError, state: &StepState, limits: &StepLimits) -> StepFailure {
+    fn guest_failure(
+        &self,
+        error: StepError,
+        state: &StepState,
+        limits: &StepLimits,
+    ) -> StepFailure {
         guest_failure(error, state, limits.memory_bytes.min(self.max_memory_bytes))
     }
 
@@ -362,7 +398,12 @@ impl Engine {
     }
 
     /// Turns a wasmtime error from instantiation or the call into a failure.
-    fn trap_failure(&self, err: &wasmtime::Error, state: &StepState, limits: &StepLimits) -> StepFailure {
+    fn trap_failure(
+        &self,
+        err: &wasmtime::Error,
+        state: &StepState,
+        limits: &StepLimits,
+    ) -> StepFailure {
         if state.limiter.memory_exceeded {
             return StepFailure::new(
                 ErrorKind::MemoryLimit,
@@ -377,7 +418,10 @@ impl Engine {
         {
             return StepFailure::new(
                 ErrorKind::Timeout,
-                format!("the step ran past its deadline of {} ms", limits.timeout.as_millis()),
+                format!(
+                    "the step ran past its deadline of {} ms",
+                    limits.timeout.as_millis()
+                ),
             );
         }
         tracing::debug!(error = format!("{err:?}"), "Component trapped");
@@ -397,7 +441,10 @@ impl Engine {
     }
 }
 
-#[expect(clippy::large_enum_variant, reason = "short-lived, converted right after the call")]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "short-lived, converted right after the call"
+)]
 enum GuestOutput {
     Action(action::exports::sluice::flow::action_step::ActionOutput),
     Connector(String),
@@ -423,7 +470,10 @@ fn convert_output(output: GuestOutput, limits: &StepLimits) -> Result<StepOutput
     let parse = |json: &str| -> Result<Value, StepFailure> {
         check_size(json)?;
         serde_json::from_str(json).map_err(|err| {
-            StepFailure::new(ErrorKind::InvalidOutput, format!("the step returned invalid JSON: {err}"))
+            StepFailure::new(
+                ErrorKind::InvalidOutput,
+                format!("the step returned invalid JSON: {err}"),
+            )
         })
     };
     match output {
@@ -434,12 +484,15 @@ fn convert_output(output: GuestOutput, limits: &StepLimits) -> Result<StepOutput
                 .map(user_from_wit)
                 .transpose()
                 .map_err(|err| StepFailure::new(ErrorKind::InvalidOutput, err))?;
-            let tenant = out
-                .tenant
-                .map(tenant_from_wit)
-                .transpose()
-                .map_err(|err| StepFailure::new(ErrorKind::InvalidOutput, format!("{err:?}")))?;
-            Ok(StepOutput::Action { value, user, tenant })
+            let tenant =
+                out.tenant.map(tenant_from_wit).transpose().map_err(|err| {
+                    StepFailure::new(ErrorKind::InvalidOutput, format!("{err:?}"))
+                })?;
+            Ok(StepOutput::Action {
+                value,
+                user,
+                tenant,
+            })
         }
         GuestOutput::Connector(json) => Ok(StepOutput::Connector(parse(&json)?)),
         GuestOutput::Condition(branch) => {
@@ -496,7 +549,11 @@ pub fn world_name(world: World) -> &'static str {
     }
 }
 
-fn spawn_epoch_ticker(engine: wasmtime::Engine, tick: Duration, stop: Arc<AtomicBool>) -> std::io::Result<()> {
+fn spawn_epoch_ticker(
+    engine: wasmtime::Engine,
+    tick: Duration,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("sluice-epoch".to_owned())
         .spawn(move || {
@@ -510,8 +567,10 @@ fn spawn_epoch_ticker(engine: wasmtime::Engine, tick: Duration, stop: Arc<Atomic
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
 }

@@ -5,7 +5,9 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::egress::EgressHooks;
+use std::sync::Arc;
+
+use super::egress::{EgressHooks, EgressPolicy};
 use super::limits::StepLimiter;
 use crate::host::{HostContext, HostState};
 
@@ -24,7 +26,12 @@ pub struct StepState {
 }
 
 impl StepState {
-    pub(crate) fn new(context: HostContext, memory_bytes: usize, host_calls: u32) -> Self {
+    pub(crate) fn new(
+        context: HostContext,
+        memory_bytes: usize,
+        host_calls: u32,
+        egress: Arc<EgressPolicy>,
+    ) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
         // No environment, arguments, preopened directories, sockets or
         // inherited stdio: WASI gives the guest clocks and randomness only.
@@ -36,7 +43,12 @@ impl StepState {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
-        let egress = EgressHooks::new(context.connector.allowed_origins.clone(), context.step_id.clone());
+        let egress = EgressHooks::new(
+            context.connector.allowed_origins.clone(),
+            context.connector.injected_headers.clone(),
+            egress,
+            context.step_id.clone(),
+        );
         Self {
             wasi,
             table: ResourceTable::new(),
@@ -50,12 +62,14 @@ impl StepState {
 
     /// Returns what the guest wrote to stderr, trimmed, as text.
     pub(crate) fn stderr_text(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.contents()).trim().to_owned()
+        String::from_utf8_lossy(&self.stderr.contents())
+            .trim()
+            .to_owned()
     }
 
     /// Returns the egress denial recorded during the step, if any.
-    pub(crate) fn egress_denial(&self) -> Option<&str> {
-        self.egress.denied.as_deref()
+    pub(crate) fn egress_denial(&self) -> Option<String> {
+        self.egress.denial()
     }
 }
 

@@ -5,8 +5,8 @@
 //! cannot name another project.
 
 mod audit;
-mod consent;
 mod connector_config;
+mod consent;
 pub(crate) mod convert;
 mod log;
 mod tenants;
@@ -57,6 +57,10 @@ pub struct ConnectorBinding {
     pub secrets: HashMap<String, String>,
     /// Origins the connector may reach, as `scheme://host:port`; empty denies all.
     pub allowed_origins: Vec<String>,
+    /// Headers the host adds to requests to the first allowed origin, the
+    /// instance's base URL: default headers and authentication. They may
+    /// carry secrets, so they are never logged.
+    pub injected_headers: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for ConnectorBinding {
@@ -65,6 +69,14 @@ impl std::fmt::Debug for ConnectorBinding {
             .field("config", &self.config)
             .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
             .field("allowed_origins", &self.allowed_origins)
+            .field(
+                "injected_headers",
+                &self
+                    .injected_headers
+                    .iter()
+                    .map(|(name, _)| name)
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }

@@ -8,8 +8,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-/// Settings of `sluice serve`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Settings of `sluice serve`. `Debug` leaves out `secret_key`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// Address the HTTP API listens on.
@@ -41,6 +41,17 @@ pub struct ServerConfig {
     pub trigger_max_depth: u32,
     /// Days an audit event is kept; 0 keeps events forever.
     pub audit_retention_days: u64,
+    /// Key that encrypts connector secrets, 32 bytes in base64; when unset,
+    /// the key in `<data_dir>/secret.key` is used, created on first start.
+    pub secret_key: Option<String>,
+    /// Private, loopback or link-local networks (CIDR, such as
+    /// `127.0.0.1/32`) that connectors may reach. Empty allows none.
+    pub egress_allowed_private: Vec<String>,
+    /// Longest wait of a connector request to connect, for the first
+    /// response byte and between bytes, in milliseconds.
+    pub egress_timeout_ms: u64,
+    /// Largest response body a connector may receive, in bytes.
+    pub egress_max_response_bytes: u64,
 }
 
 impl Default for ServerConfig {
@@ -60,12 +71,52 @@ impl Default for ServerConfig {
             trigger_backoff_ms: 1_000,
             trigger_max_depth: 8,
             audit_retention_days: 90,
+            secret_key: None,
+            egress_allowed_private: Vec::new(),
+            egress_timeout_ms: 10_000,
+            egress_max_response_bytes: 1 << 20,
         }
     }
 }
 
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("flows", &self.flows)
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "(set)"))
+            .field("egress_allowed_private", &self.egress_allowed_private)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerConfig {
+    /// Parses `egress_allowed_private`.
+    ///
+    /// # Errors
+    ///
+    /// Names the entry that is not a network in CIDR form.
+    pub fn allowed_private_networks(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        self.egress_allowed_private
+            .iter()
+            .map(|entry| {
+                entry
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        format!(
+                            "invalid setting `egress_allowed_private`: {entry:?} is not a network; write an \
+                             address or a CIDR such as \"127.0.0.1/32\" or \"10.0.0.0/8\""
+                        )
+                    })
+            })
+            .collect()
+    }
+}
+
 /// Setting names read from `SLUICE_<NAME>` environment variables.
-const ENV_KEYS: [&str; 14] = [
+const ENV_KEYS: [&str; 18] = [
     "listen",
     "data_dir",
     "flows",
@@ -80,6 +131,10 @@ const ENV_KEYS: [&str; 14] = [
     "trigger_backoff_ms",
     "trigger_max_depth",
     "audit_retention_days",
+    "secret_key",
+    "egress_allowed_private",
+    "egress_timeout_ms",
+    "egress_max_response_bytes",
 ];
 
 /// Settings given as command-line flags; `None` leaves the lower layers' value.
@@ -107,7 +162,10 @@ impl ServerConfig {
         let mut figment = Figment::from(Serialized::defaults(Self::default()));
         if let Some(path) = file {
             if !path.is_file() {
-                return Err(format!("config file {} not found; pass an existing TOML file to --config", path.display()));
+                return Err(format!(
+                    "config file {} not found; pass an existing TOML file to --config",
+                    path.display()
+                ));
             }
             figment = figment.merge(Toml::file(path));
         }
@@ -129,28 +187,49 @@ fn expected_form(key: &str) -> &'static str {
     match key {
         "listen" => "an IP address and port such as 127.0.0.1:8080",
         "data_dir" | "flows" | "cache_dir" => "a folder path",
-        "max_body_bytes" | "max_concurrent_runs" | "max_steps" | "step_timeout_ms" | "step_memory_mib"
-        | "trigger_workers" | "trigger_max_attempts" | "trigger_backoff_ms" | "trigger_max_depth" => "a positive whole number",
+        "max_body_bytes"
+        | "max_concurrent_runs"
+        | "max_steps"
+        | "step_timeout_ms"
+        | "step_memory_mib"
+        | "trigger_workers"
+        | "trigger_max_attempts"
+        | "trigger_backoff_ms"
+        | "trigger_max_depth" => "a positive whole number",
         "audit_retention_days" => "a whole number of days, or 0 to keep audit events forever",
+        "egress_timeout_ms" | "egress_max_response_bytes" => "a positive whole number",
+        "secret_key" => {
+            "32 random bytes in base64, such as the output of `openssl rand -base64 32`"
+        }
+        "egress_allowed_private" => {
+            "a list of networks such as [\"127.0.0.1/32\"] (in the environment, write the list in TOML form)"
+        }
         _ => "see `sluice serve --help`",
     }
 }
 
 #[cfg(test)]
-#[expect(clippy::result_large_err, reason = "figment::Jail fixes the closure's error type")]
+#[expect(
+    clippy::result_large_err,
+    reason = "figment::Jail fixes the closure's error type"
+)]
 mod tests {
     use super::*;
 
     #[test]
     fn layers_apply_in_order() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("sluice.toml", "max_steps = 50\nlisten = \"127.0.0.1:9000\"\n")?;
+            jail.create_file(
+                "sluice.toml",
+                "max_steps = 50\nlisten = \"127.0.0.1:9000\"\n",
+            )?;
             jail.set_env("SLUICE_LISTEN", "127.0.0.1:9001");
             let flags = FlagOverrides {
                 data_dir: Some(PathBuf::from("/tmp/flag")),
                 ..FlagOverrides::default()
             };
-            let config = ServerConfig::load(Some(Path::new("sluice.toml")), &flags).map_err(|e| e.to_string())?;
+            let config = ServerConfig::load(Some(Path::new("sluice.toml")), &flags)
+                .map_err(|e| e.to_string())?;
             assert_eq!(config.max_steps, 50);
             assert_eq!(config.listen, SocketAddr::from(([127, 0, 0, 1], 9001)));
             assert_eq!(config.data_dir, PathBuf::from("/tmp/flag"));
@@ -163,7 +242,8 @@ mod tests {
     fn invalid_env_setting_is_named() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("SLUICE_MAX_STEPS", "lots");
-            let err = ServerConfig::load(None, &FlagOverrides::default()).expect_err("invalid number");
+            let err =
+                ServerConfig::load(None, &FlagOverrides::default()).expect_err("invalid number");
             assert!(err.contains("max_steps"), "message: {err}");
             assert!(err.contains("positive whole number"), "message: {err}");
             Ok(())
@@ -172,8 +252,11 @@ mod tests {
 
     #[test]
     fn missing_config_file_is_named() {
-        let err = ServerConfig::load(Some(Path::new("/nonexistent/sluice.toml")), &FlagOverrides::default())
-            .expect_err("missing file");
+        let err = ServerConfig::load(
+            Some(Path::new("/nonexistent/sluice.toml")),
+            &FlagOverrides::default(),
+        )
+        .expect_err("missing file");
         assert!(err.contains("/nonexistent/sluice.toml"), "message: {err}");
     }
 

@@ -11,9 +11,11 @@ use anyhow::Context as _;
 
 use self::config::ServerConfig;
 use crate::api::{ApiSettings, AppState};
-use crate::engine::{Engine, EngineSettings, StepLimits};
+use crate::connectors::ConnectorResolver;
+use crate::engine::{EgressPolicy, Engine, EngineSettings, StepLimits};
 use crate::executor::{RunSettings, Runtime};
 use crate::registry::ComponentRegistry;
+use crate::secrets::SecretKey;
 use crate::store::{Backend, SqliteStore, TriggerQueue};
 use crate::triggers::{TriggerSettings, Triggers};
 
@@ -48,10 +50,26 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         tokio::task::spawn_blocking(move || bootstrap::ensure_project(backend.as_ref())).await??
     };
 
+    let egress = EgressPolicy {
+        allowed_private: config
+            .allowed_private_networks()
+            .map_err(anyhow::Error::msg)?,
+        timeout: Duration::from_millis(config.egress_timeout_ms.max(1)),
+        max_response_bytes: config.egress_max_response_bytes,
+    };
+    let secret_key = SecretKey::load_or_create(config.secret_key.as_deref(), &config.data_dir)?;
     let engine = Arc::new(
         Engine::new(EngineSettings {
-            cache_dir: Some(config.cache_dir.clone().unwrap_or_else(|| config.data_dir.join("cache"))),
-            max_instances: u32::try_from(config.max_concurrent_runs).unwrap_or(u32::MAX).max(16),
+            cache_dir: Some(
+                config
+                    .cache_dir
+                    .clone()
+                    .unwrap_or_else(|| config.data_dir.join("cache")),
+            ),
+            max_instances: u32::try_from(config.max_concurrent_runs)
+                .unwrap_or(u32::MAX)
+                .max(16),
+            egress,
             ..EngineSettings::default()
         })
         .map_err(|err| anyhow::anyhow!("cannot start the component engine: {err:#}"))?,
@@ -64,7 +82,8 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
 
     let defaults = StepLimits {
         timeout: Duration::from_millis(config.step_timeout_ms),
-        memory_bytes: usize::try_from(config.step_memory_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
+        memory_bytes: usize::try_from(config.step_memory_mib.saturating_mul(1 << 20))
+            .unwrap_or(usize::MAX),
         ..StepLimits::default()
     };
     let run_settings = RunSettings {
@@ -72,7 +91,17 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         default_limits: defaults,
         ..RunSettings::default()
     };
-    let runtime = Runtime::new(engine, Arc::new(registry), Arc::clone(&backend) as _, run_settings);
+    let connectors = Arc::new(ConnectorResolver::new(
+        Arc::clone(&backend) as _,
+        secret_key,
+    ));
+    let runtime = Runtime::new(
+        engine,
+        Arc::new(registry),
+        Arc::clone(&backend) as _,
+        run_settings,
+    )
+    .with_connectors(Arc::clone(&connectors));
     let state = AppState::new(
         Arc::clone(&backend),
         runtime,
@@ -85,12 +114,18 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         bootstrap::deploy_if_changed(&state, &project, document).await?;
     }
     state.set_trigger_queue(Arc::clone(&queue));
+    state.set_connector_resolver(connectors);
     let triggers = Triggers::start(state.clone(), queue, trigger_settings(&config)).await?;
 
     let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .with_context(|| format!("cannot listen on {}; pick another address with --listen", config.listen))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {}; pick another address with --listen",
+                config.listen
+            )
+        })?;
     let address = listener.local_addr()?;
     tracing::info!(listen = %address, data_dir = %config.data_dir.display(), "Sluice is serving");
     println!("Sluice is listening on http://{address}");
@@ -109,7 +144,10 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let background = state.background_runs();
     background.close();
     if !background.is_empty() {
-        tracing::info!(runs = background.len(), "Waiting for asynchronous runs to finish");
+        tracing::info!(
+            runs = background.len(),
+            "Waiting for asynchronous runs to finish"
+        );
     }
     background.wait().await;
     triggers.shutdown().await;
@@ -125,9 +163,11 @@ fn trigger_settings(config: &ServerConfig) -> TriggerSettings {
         backoff: Duration::from_millis(config.trigger_backoff_ms),
         max_depth: config.trigger_max_depth,
         // A claim outlives the longest run the step limits allow.
-        lease: defaults
-            .lease
-            .max(Duration::from_millis(config.step_timeout_ms.saturating_mul(u64::from(config.max_steps)))),
+        lease: defaults.lease.max(Duration::from_millis(
+            config
+                .step_timeout_ms
+                .saturating_mul(u64::from(config.max_steps)),
+        )),
         retention: (config.audit_retention_days > 0)
             .then(|| Duration::from_secs(config.audit_retention_days.saturating_mul(86_400))),
         ..defaults

@@ -6,10 +6,12 @@ use std::sync::Mutex;
 use serde_json::{Map, Value};
 
 use super::{
-    Actor, FlowStore, FlowVersion, IdentityStore, ManagementKey, ProjectStore, RunRecord, RunStore, StoreError,
-    TenantChange, UserChange, now_millis,
+    Actor, ConnectorStore, FlowStore, FlowVersion, IdentityStore, ManagementKey, ProjectStore,
+    RunRecord, RunStore, StoreError, StoredConnector, TenantChange, UserChange, now_millis,
 };
-use crate::model::{AuditEvent, AuditQuery, AuditType, NewAuditEvent, NewUser, Tenant, User, UserQuery};
+use crate::model::{
+    AuditEvent, AuditQuery, AuditType, NewAuditEvent, NewUser, Tenant, User, UserQuery,
+};
 
 /// Identity data of all projects, held in memory behind one lock.
 ///
@@ -31,6 +33,8 @@ struct Records {
     flows: BTreeMap<(String, String), Vec<FlowVersion>>,
     /// Runs in insertion order.
     runs: Vec<RunRecord>,
+    /// (project, instance name) to connector instance.
+    connectors: BTreeMap<(String, String), StoredConnector>,
 }
 
 #[derive(Debug, Default)]
@@ -106,13 +110,13 @@ impl ProjectData {
     /// tenant names.
     fn resolve_tenants(&self, user: &mut User) -> Result<(), StoreError> {
         for membership in &mut user.user_tenants {
-            let tenant = self
-                .tenants
-                .get(&membership.tenant_id)
-                .ok_or_else(|| StoreError::NotFound {
-                    kind: "tenant",
-                    id: membership.tenant_id.clone(),
-                })?;
+            let tenant =
+                self.tenants
+                    .get(&membership.tenant_id)
+                    .ok_or_else(|| StoreError::NotFound {
+                        kind: "tenant",
+                        id: membership.tenant_id.clone(),
+                    })?;
             membership.tenant_name.clone_from(&tenant.name);
         }
         Ok(())
@@ -127,9 +131,7 @@ impl ProjectData {
         }
         for login_id in &user.login_ids {
             if login_id.trim().is_empty() {
-                return Err(StoreError::Invalid(
-                    "login id must not be empty".to_owned(),
-                ));
+                return Err(StoreError::Invalid("login id must not be empty".to_owned()));
             }
             if let Some(owner) = self.login_ids.get(login_id)
                 && owner != &user.user_id
@@ -149,7 +151,8 @@ impl ProjectData {
             }
         }
         for login_id in &user.login_ids {
-            self.login_ids.insert(login_id.clone(), user.user_id.clone());
+            self.login_ids
+                .insert(login_id.clone(), user.user_id.clone());
         }
         self.users.insert(user.user_id.clone(), user);
     }
@@ -184,7 +187,12 @@ impl MemoryStore {
     ///
     /// Fails when a user has no login id, shares one with another user, or
     /// belongs to a tenant that is not in the store.
-    pub fn seed(&self, project: &str, users: Vec<User>, tenants: Vec<Tenant>) -> Result<(), StoreError> {
+    pub fn seed(
+        &self,
+        project: &str,
+        users: Vec<User>,
+        tenants: Vec<Tenant>,
+    ) -> Result<(), StoreError> {
         self.with_project(project, |data| {
             for tenant in tenants {
                 data.tenants.insert(tenant.id.clone(), tenant);
@@ -228,7 +236,11 @@ impl IdentityStore for MemoryStore {
             let mut user = new.into_user(data.generate_id("U"), now_millis() / 1000);
             data.check_login_ids(&user)?;
             data.resolve_tenants(&mut user)?;
-            let tenants = user.user_tenants.iter().map(|t| t.tenant_id.clone()).collect();
+            let tenants = user
+                .user_tenants
+                .iter()
+                .map(|t| t.tenant_id.clone())
+                .collect();
             data.save_user(user.clone());
             data.record_change(project, "UserCreated", actor, Some(&user.user_id), tenants);
             Ok(user)
@@ -252,7 +264,11 @@ impl IdentityStore for MemoryStore {
             data.check_login_ids(&user)?;
             data.resolve_tenants(&mut user)?;
             if user != before {
-                let tenants = user.user_tenants.iter().map(|t| t.tenant_id.clone()).collect();
+                let tenants = user
+                    .user_tenants
+                    .iter()
+                    .map(|t| t.tenant_id.clone())
+                    .collect();
                 data.save_user(user.clone());
                 data.record_change(project, audit_action, actor, Some(user_id), tenants);
             }
@@ -263,7 +279,11 @@ impl IdentityStore for MemoryStore {
     fn delete_user(&self, project: &str, user_id: &str, actor: &Actor) -> Result<(), StoreError> {
         self.with_project(project, |data| {
             let user = data.user(user_id)?.clone();
-            let tenants = user.user_tenants.iter().map(|t| t.tenant_id.clone()).collect();
+            let tenants = user
+                .user_tenants
+                .iter()
+                .map(|t| t.tenant_id.clone())
+                .collect();
             data.record_change(project, "UserDeleted", actor, Some(user_id), tenants);
             for login_id in &user.login_ids {
                 data.login_ids.remove(login_id);
@@ -274,7 +294,11 @@ impl IdentityStore for MemoryStore {
         })
     }
 
-    fn search_users(&self, project: &str, query: &UserQuery) -> Result<(Vec<User>, u32), StoreError> {
+    fn search_users(
+        &self,
+        project: &str,
+        query: &UserQuery,
+    ) -> Result<(Vec<User>, u32), StoreError> {
         self.with_project(project, |data| {
             let matching: Vec<&User> = data.users.values().filter(|u| query.matches(u)).collect();
             let total = u32::try_from(matching.len()).unwrap_or(u32::MAX);
@@ -301,13 +325,20 @@ impl IdentityStore for MemoryStore {
         })
     }
 
-    fn create_tenant(&self, project: &str, mut tenant: Tenant, actor: &Actor) -> Result<Tenant, StoreError> {
+    fn create_tenant(
+        &self,
+        project: &str,
+        mut tenant: Tenant,
+        actor: &Actor,
+    ) -> Result<Tenant, StoreError> {
         self.with_project(project, |data| {
             if tenant.id.is_empty() {
                 tenant.id = data.generate_id("T");
             }
             if tenant.name.trim().is_empty() {
-                return Err(StoreError::Invalid("tenant name must not be empty".to_owned()));
+                return Err(StoreError::Invalid(
+                    "tenant name must not be empty".to_owned(),
+                ));
             }
             if data.tenants.contains_key(&tenant.id) {
                 return Err(StoreError::Conflict(format!(
@@ -316,7 +347,13 @@ impl IdentityStore for MemoryStore {
                 )));
             }
             data.tenants.insert(tenant.id.clone(), tenant.clone());
-            data.record_change(project, "TenantCreated", actor, None, vec![tenant.id.clone()]);
+            data.record_change(
+                project,
+                "TenantCreated",
+                actor,
+                None,
+                vec![tenant.id.clone()],
+            );
             Ok(tenant)
         })
     }
@@ -329,19 +366,21 @@ impl IdentityStore for MemoryStore {
         change: TenantChange<'_>,
     ) -> Result<Tenant, StoreError> {
         self.with_project(project, |data| {
-            let before = data
-                .tenants
-                .get(tenant_id)
-                .cloned()
-                .ok_or_else(|| StoreError::NotFound {
-                    kind: "tenant",
-                    id: tenant_id.to_owned(),
-                })?;
+            let before =
+                data.tenants
+                    .get(tenant_id)
+                    .cloned()
+                    .ok_or_else(|| StoreError::NotFound {
+                        kind: "tenant",
+                        id: tenant_id.to_owned(),
+                    })?;
             let mut tenant = before.clone();
             change(&mut tenant)?;
             tenant.id = before.id.clone();
             if tenant.name.trim().is_empty() {
-                return Err(StoreError::Invalid("tenant name must not be empty".to_owned()));
+                return Err(StoreError::Invalid(
+                    "tenant name must not be empty".to_owned(),
+                ));
             }
             if tenant != before {
                 if tenant.name != before.name {
@@ -354,13 +393,24 @@ impl IdentityStore for MemoryStore {
                     }
                 }
                 data.tenants.insert(tenant.id.clone(), tenant.clone());
-                data.record_change(project, "TenantModified", actor, None, vec![tenant.id.clone()]);
+                data.record_change(
+                    project,
+                    "TenantModified",
+                    actor,
+                    None,
+                    vec![tenant.id.clone()],
+                );
             }
             Ok(tenant)
         })
     }
 
-    fn delete_tenant(&self, project: &str, tenant_id: &str, actor: &Actor) -> Result<(), StoreError> {
+    fn delete_tenant(
+        &self,
+        project: &str,
+        tenant_id: &str,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
         self.with_project(project, |data| {
             if data.tenants.remove(tenant_id).is_none() {
                 return Err(StoreError::NotFound {
@@ -371,7 +421,13 @@ impl IdentityStore for MemoryStore {
             for user in data.users.values_mut() {
                 user.user_tenants.retain(|t| t.tenant_id != tenant_id);
             }
-            data.record_change(project, "TenantDeleted", actor, None, vec![tenant_id.to_owned()]);
+            data.record_change(
+                project,
+                "TenantDeleted",
+                actor,
+                None,
+                vec![tenant_id.to_owned()],
+            );
             Ok(())
         })
     }
@@ -400,7 +456,9 @@ impl IdentityStore for MemoryStore {
             granted.extend(scopes.iter().cloned());
             let result: Vec<String> = granted.iter().cloned().collect();
             let mut event = consent_event("ConsentGranted", actor, user_id, app_id, scopes);
-            event.data.insert("granted".to_owned(), Value::from(result.clone()));
+            event
+                .data
+                .insert("granted".to_owned(), Value::from(result.clone()));
             data.record(project, event);
             Ok(result)
         })
@@ -430,7 +488,9 @@ impl IdentityStore for MemoryStore {
                 data.consents.remove(&key);
             }
             let mut event = consent_event("ConsentRevoked", actor, user_id, app_id, scopes);
-            event.data.insert("granted".to_owned(), Value::from(remaining.clone()));
+            event
+                .data
+                .insert("granted".to_owned(), Value::from(remaining.clone()));
             data.record(project, event);
             Ok(remaining)
         })
@@ -438,7 +498,9 @@ impl IdentityStore for MemoryStore {
 
     fn record_audit(&self, project: &str, event: NewAuditEvent) -> Result<AuditEvent, StoreError> {
         if event.action.trim().is_empty() {
-            return Err(StoreError::Invalid("audit action must not be empty".to_owned()));
+            return Err(StoreError::Invalid(
+                "audit action must not be empty".to_owned(),
+            ));
         }
         Ok(self.with_project(project, |data| data.record(project, event)))
     }
@@ -447,9 +509,18 @@ impl IdentityStore for MemoryStore {
         self.with_project(project, |data| Ok(data.audit.clone()))
     }
 
-    fn search_audit(&self, project: &str, query: &AuditQuery) -> Result<(Vec<AuditEvent>, u32), StoreError> {
+    fn search_audit(
+        &self,
+        project: &str,
+        query: &AuditQuery,
+    ) -> Result<(Vec<AuditEvent>, u32), StoreError> {
         self.with_project(project, |data| {
-            let matching: Vec<&AuditEvent> = data.audit.iter().rev().filter(|event| query.matches(event)).collect();
+            let matching: Vec<&AuditEvent> = data
+                .audit
+                .iter()
+                .rev()
+                .filter(|event| query.matches(event))
+                .collect();
             let total = u32::try_from(matching.len()).unwrap_or(u32::MAX);
             let page = matching
                 .into_iter()
@@ -462,7 +533,13 @@ impl IdentityStore for MemoryStore {
     }
 }
 
-fn consent_event(action: &str, actor: &Actor, user_id: &str, app_id: &str, scopes: &[String]) -> NewAuditEvent {
+fn consent_event(
+    action: &str,
+    actor: &Actor,
+    user_id: &str,
+    app_id: &str,
+    scopes: &[String],
+) -> NewAuditEvent {
     let mut data = Map::new();
     data.insert("appId".to_owned(), Value::from(app_id));
     data.insert("scopes".to_owned(), Value::from(scopes.to_vec()));
@@ -485,7 +562,9 @@ impl ProjectStore for MemoryStore {
     fn create_project(&self, project: &str, name: &str) -> Result<(), StoreError> {
         self.with_records(|records| {
             if records.projects.contains_key(project) {
-                return Err(StoreError::Conflict(format!("project `{project}` already exists")));
+                return Err(StoreError::Conflict(format!(
+                    "project `{project}` already exists"
+                )));
             }
             records.projects.insert(project.to_owned(), name.to_owned());
             Ok(())
@@ -514,12 +593,24 @@ impl ProjectStore for MemoryStore {
     }
 
     fn keys(&self, project: &str) -> Result<Vec<ManagementKey>, StoreError> {
-        Ok(self.with_records(|records| records.keys.iter().filter(|k| k.project == project).cloned().collect()))
+        Ok(self.with_records(|records| {
+            records
+                .keys
+                .iter()
+                .filter(|k| k.project == project)
+                .cloned()
+                .collect()
+        }))
     }
 }
 
 impl FlowStore for MemoryStore {
-    fn deploy_flow(&self, project: &str, flow_id: &str, document: &Value) -> Result<FlowVersion, StoreError> {
+    fn deploy_flow(
+        &self,
+        project: &str,
+        flow_id: &str,
+        document: &Value,
+    ) -> Result<FlowVersion, StoreError> {
         self.with_records(|records| {
             let versions = records
                 .flows
@@ -570,7 +661,12 @@ impl FlowStore for MemoryStore {
         }))
     }
 
-    fn activate_flow_version(&self, project: &str, flow_id: &str, version: u32) -> Result<FlowVersion, StoreError> {
+    fn activate_flow_version(
+        &self,
+        project: &str,
+        flow_id: &str,
+        version: u32,
+    ) -> Result<FlowVersion, StoreError> {
         self.with_records(|records| {
             let not_found = || StoreError::NotFound {
                 kind: "flow version",
@@ -612,7 +708,10 @@ impl RunStore for MemoryStore {
                 .iter()
                 .any(|r| r.project == run.project && r.run_id == run.run_id)
             {
-                return Err(StoreError::Conflict(format!("run `{}` already exists", run.run_id)));
+                return Err(StoreError::Conflict(format!(
+                    "run `{}` already exists",
+                    run.run_id
+                )));
             }
             records.runs.push(run.clone());
             Ok(())
@@ -644,7 +743,12 @@ impl RunStore for MemoryStore {
         }))
     }
 
-    fn list_runs(&self, project: &str, flow_id: Option<&str>, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
+    fn list_runs(
+        &self,
+        project: &str,
+        flow_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<RunRecord>, StoreError> {
         Ok(self.with_records(|records| {
             records
                 .runs
@@ -655,5 +759,76 @@ impl RunStore for MemoryStore {
                 .cloned()
                 .collect()
         }))
+    }
+}
+
+impl ConnectorStore for MemoryStore {
+    fn create_connector(
+        &self,
+        project: &str,
+        connector: &StoredConnector,
+    ) -> Result<(), StoreError> {
+        self.with_records(|records| {
+            let key = (project.to_owned(), connector.instance.name.clone());
+            if records.connectors.contains_key(&key) {
+                return Err(StoreError::Conflict(format!(
+                    "connector instance `{}` already exists; update it or pick another name",
+                    connector.instance.name
+                )));
+            }
+            records.connectors.insert(key, connector.clone());
+            Ok(())
+        })
+    }
+
+    fn replace_connector(
+        &self,
+        project: &str,
+        connector: &StoredConnector,
+    ) -> Result<(), StoreError> {
+        self.with_records(|records| {
+            let key = (project.to_owned(), connector.instance.name.clone());
+            let Some(stored) = records.connectors.get_mut(&key) else {
+                return Err(StoreError::NotFound {
+                    kind: "connector instance",
+                    id: connector.instance.name.clone(),
+                });
+            };
+            *stored = connector.clone();
+            Ok(())
+        })
+    }
+
+    fn load_connector(
+        &self,
+        project: &str,
+        name: &str,
+    ) -> Result<Option<StoredConnector>, StoreError> {
+        self.with_records(|records| {
+            Ok(records
+                .connectors
+                .get(&(project.to_owned(), name.to_owned()))
+                .cloned())
+        })
+    }
+
+    fn list_connectors(&self, project: &str) -> Result<Vec<StoredConnector>, StoreError> {
+        self.with_records(|records| {
+            Ok(records
+                .connectors
+                .iter()
+                .filter(|((owner, _), _)| owner == project)
+                .map(|(_, connector)| connector.clone())
+                .collect())
+        })
+    }
+
+    fn delete_connector(&self, project: &str, name: &str) -> Result<bool, StoreError> {
+        self.with_records(|records| {
+            Ok(records
+                .connectors
+                .remove(&(project.to_owned(), name.to_owned()))
+                .is_some())
+        })
     }
 }

@@ -11,8 +11,13 @@ mod records;
 mod sqlite;
 
 pub use memory::MemoryStore;
-pub use records::{Backend, FlowStore, FlowVersion, ManagementKey, ProjectStore, RunRecord, RunStore};
-pub use queue::{AttemptOutcome, NewTriggeredRun, SequencedEvent, TriggerQueue, TriggeredRun, TriggeredState};
+pub use queue::{
+    AttemptOutcome, NewTriggeredRun, SequencedEvent, TriggerQueue, TriggeredRun, TriggeredState,
+};
+pub use records::{
+    Backend, ConnectorStore, FlowStore, FlowVersion, ManagementKey, ProjectStore, RunRecord,
+    RunStore, StoredConnector,
+};
 pub use sqlite::SqliteStore;
 
 use crate::model::{AuditEvent, AuditQuery, NewAuditEvent, NewUser, Tenant, User, UserQuery};
@@ -88,13 +93,22 @@ pub trait IdentityStore: Send + Sync {
     /// Deletes a user and records `UserDeleted`.
     fn delete_user(&self, project: &str, user_id: &str, actor: &Actor) -> Result<(), StoreError>;
     /// Returns one page of the users that match `query` and the total count.
-    fn search_users(&self, project: &str, query: &UserQuery) -> Result<(Vec<User>, u32), StoreError>;
+    fn search_users(
+        &self,
+        project: &str,
+        query: &UserQuery,
+    ) -> Result<(Vec<User>, u32), StoreError>;
 
     /// Loads a tenant.
     fn load_tenant(&self, project: &str, tenant_id: &str) -> Result<Tenant, StoreError>;
     /// Creates a tenant and records `TenantCreated`. An empty id is replaced
     /// by a generated one.
-    fn create_tenant(&self, project: &str, tenant: Tenant, actor: &Actor) -> Result<Tenant, StoreError>;
+    fn create_tenant(
+        &self,
+        project: &str,
+        tenant: Tenant,
+        actor: &Actor,
+    ) -> Result<Tenant, StoreError>;
     /// Loads a tenant, applies `change` and saves it, recording `TenantModified`.
     fn modify_tenant(
         &self,
@@ -104,7 +118,12 @@ pub trait IdentityStore: Send + Sync {
         change: TenantChange<'_>,
     ) -> Result<Tenant, StoreError>;
     /// Deletes a tenant, removes it from every user and records `TenantDeleted`.
-    fn delete_tenant(&self, project: &str, tenant_id: &str, actor: &Actor) -> Result<(), StoreError>;
+    fn delete_tenant(
+        &self,
+        project: &str,
+        tenant_id: &str,
+        actor: &Actor,
+    ) -> Result<(), StoreError>;
     /// Returns every tenant of the project, ordered by id.
     fn list_tenants(&self, project: &str) -> Result<Vec<Tenant>, StoreError>;
 
@@ -136,7 +155,11 @@ pub trait IdentityStore: Send + Sync {
     /// Returns one page of the audit events that match `query`, newest
     /// (most recently recorded) first, and the number of matching events on
     /// all pages.
-    fn search_audit(&self, project: &str, query: &AuditQuery) -> Result<(Vec<AuditEvent>, u32), StoreError>;
+    fn search_audit(
+        &self,
+        project: &str,
+        query: &AuditQuery,
+    ) -> Result<(Vec<AuditEvent>, u32), StoreError>;
 }
 
 /// Returns the current time in milliseconds since the Unix epoch.

@@ -61,7 +61,12 @@ pub struct FlowVersion {
 pub trait FlowStore: Send + Sync {
     /// Stores `document` as the next version of `flow_id`, makes it the
     /// active one and returns it.
-    fn deploy_flow(&self, project: &str, flow_id: &str, document: &Value) -> Result<FlowVersion, StoreError>;
+    fn deploy_flow(
+        &self,
+        project: &str,
+        flow_id: &str,
+        document: &Value,
+    ) -> Result<FlowVersion, StoreError>;
     /// Returns the active version of a flow.
     fn active_flow(&self, project: &str, flow_id: &str) -> Result<Option<FlowVersion>, StoreError>;
     /// Returns the active version of every flow of the project, by flow id.
@@ -70,7 +75,12 @@ pub trait FlowStore: Send + Sync {
     fn flow_versions(&self, project: &str, flow_id: &str) -> Result<Vec<FlowVersion>, StoreError>;
     /// Makes an existing version the active one. Fails with
     /// [`StoreError::NotFound`] when the flow or version does not exist.
-    fn activate_flow_version(&self, project: &str, flow_id: &str, version: u32) -> Result<FlowVersion, StoreError>;
+    fn activate_flow_version(
+        &self,
+        project: &str,
+        flow_id: &str,
+        version: u32,
+    ) -> Result<FlowVersion, StoreError>;
     /// Deletes a flow with all its versions; returns whether it existed.
     fn delete_flow(&self, project: &str, flow_id: &str) -> Result<bool, StoreError>;
 }
@@ -112,10 +122,52 @@ pub trait RunStore: Send + Sync {
     /// Loads a run of the project.
     fn load_run(&self, project: &str, run_id: &str) -> Result<Option<RunRecord>, StoreError>;
     /// Returns the newest runs of the project, newest first, optionally of one flow.
-    fn list_runs(&self, project: &str, flow_id: Option<&str>, limit: u32) -> Result<Vec<RunRecord>, StoreError>;
+    fn list_runs(
+        &self,
+        project: &str,
+        flow_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<RunRecord>, StoreError>;
 }
 
 /// Everything the server stores, behind one object.
-pub trait Backend: IdentityStore + ProjectStore + FlowStore + RunStore {}
+pub trait Backend: IdentityStore + ProjectStore + FlowStore + RunStore + ConnectorStore {}
 
-impl<T: IdentityStore + ProjectStore + FlowStore + RunStore> Backend for T {}
+impl<T: IdentityStore + ProjectStore + FlowStore + RunStore + ConnectorStore> Backend for T {}
+
+/// A connector instance as stored: its settings, and its secrets sealed by
+/// [`SecretKey`](crate::secrets::SecretKey).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredConnector {
+    /// Settings and the names of the secrets.
+    pub instance: crate::connectors::ConnectorInstance,
+    /// The secrets as a sealed JSON object; empty when there are none.
+    pub sealed_secrets: Vec<u8>,
+}
+
+/// Connector instances of each project.
+pub trait ConnectorStore: Send + Sync {
+    /// Stores a new instance. Fails with [`StoreError::Conflict`] when the
+    /// project has an instance of that name.
+    fn create_connector(
+        &self,
+        project: &str,
+        connector: &StoredConnector,
+    ) -> Result<(), StoreError>;
+    /// Replaces an instance. Fails with [`StoreError::NotFound`] when it does not exist.
+    fn replace_connector(
+        &self,
+        project: &str,
+        connector: &StoredConnector,
+    ) -> Result<(), StoreError>;
+    /// Loads an instance by name.
+    fn load_connector(
+        &self,
+        project: &str,
+        name: &str,
+    ) -> Result<Option<StoredConnector>, StoreError>;
+    /// Returns every instance of the project, by name.
+    fn list_connectors(&self, project: &str) -> Result<Vec<StoredConnector>, StoreError>;
+    /// Deletes an instance; returns whether it existed.
+    fn delete_connector(&self, project: &str, name: &str) -> Result<bool, StoreError>;
+}

@@ -452,9 +452,6 @@ pub(crate) mod http {
         }
     }
 
-    // TODO: no connector component in the workspace runs this path inside
-    // the host yet; it only compiles. Add a connector fixture that calls a
-    // local test server, then remove this note.
     pub(crate) fn send(request: &Request, url: &UrlParts<'_>) -> Result<Response, StepError> {
         let entries: Vec<(String, Vec<u8>)> = request
             .headers

@@ -185,7 +185,12 @@ fn read_trigger(value: &Value, reporter: &mut Reporter<'_>) -> Option<Trigger> {
             None => valid = false,
         },
     }
-    reporter.unknown_fields(map, "trigger", &["api", "auditEvents", "ownEvents", "schedule"], &[]);
+    reporter.unknown_fields(
+        map,
+        "trigger",
+        &["api", "auditEvents", "ownEvents", "schedule"],
+        &[],
+    );
     valid.then_some(trigger)
 }
 
@@ -304,6 +309,7 @@ fn assemble(
             id,
             kind: draft.kind?,
             component: draft.component,
+            connector: draft.connector,
             config: draft.config,
             on_error: draft.on_error,
             next,

@@ -11,10 +11,11 @@ use crate::suggest::closest;
 use crate::template::{TemplateError, ValueTemplate};
 
 /// Fields a step may have.
-const STEP_FIELDS: [&str; 10] = [
+const STEP_FIELDS: [&str; 11] = [
     "id",
     "kind",
     "component",
+    "connector",
     "config",
     "contextKey",
     "onError",
@@ -32,6 +33,8 @@ const INTERACTIVE: [&str; 2] = ["screen", "form"];
 pub(super) struct StepDraft<'v> {
     pub(super) kind: Option<StepKind>,
     pub(super) component: Option<String>,
+    /// Name of the connector instance a connector step uses.
+    pub(super) connector: Option<String>,
     pub(super) config: ValueTemplate,
     /// Key under `actions` or `connectors`; `None` for other kinds.
     pub(super) context_key: Option<String>,
@@ -55,6 +58,7 @@ pub(super) fn read_step<'v>(
     let mut draft = StepDraft {
         kind: None,
         component: None,
+        connector: None,
         config: ValueTemplate::Literal(Value::Object(Map::new())),
         context_key: None,
         on_error: ErrorHandling::Automatic,
@@ -91,6 +95,7 @@ pub(super) fn read_step<'v>(
     if is_end {
         for field in [
             "component",
+            "connector",
             "config",
             "contextKey",
             "onError",
@@ -113,6 +118,7 @@ pub(super) fn read_step<'v>(
         reporter.not_allowed("outputs", "only end steps have outputs");
     }
     draft.component = read_component(step.get("component"), kind, catalog, reporter);
+    draft.connector = read_connector(step.get("connector"), kind, reporter);
     if let Some(config) = step.get("config")
         && reporter
             .object(config, "config", "write the configuration as a JSON object")
@@ -261,6 +267,30 @@ fn example_component(kind: StepKind) -> &'static str {
         StepKind::Connector => "acme/slack@1.0.0",
         StepKind::Condition => "builtin:condition",
     }
+}
+
+/// Reads the connector instance name. Only connector steps take one, and the
+/// instance itself is looked up in the project when the flow is deployed.
+fn read_connector(
+    value: Option<&Value>,
+    kind: Option<StepKind>,
+    reporter: &mut Reporter<'_>,
+) -> Option<String> {
+    let value = value?;
+    if kind.is_some_and(|kind| kind != StepKind::Connector) {
+        reporter.not_allowed("connector", "only connector steps use a connector instance");
+        return None;
+    }
+    let name = reporter.non_empty_string(value, "connector", "slack-alerts")?;
+    if !is_key(name) {
+        reporter.report(
+            "connector",
+            format!("connector instance name {name:?} contains characters other than letters, digits, _ and -"),
+            "use the name the instance was created with, which has only letters, digits, _ and -",
+        );
+        return None;
+    }
+    Some(name.to_owned())
 }
 
 fn read_context_key(

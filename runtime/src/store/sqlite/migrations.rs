@@ -13,9 +13,10 @@ use crate::store::StoreError;
 
 /// The SQL of each migration, oldest first. Add new migrations at the end and
 /// never change one that has shipped.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_trigger_queue.sql"),
+    include_str!("migrations/0003_connectors.sql"),
 ];
 
 /// Returns the schema version this build creates and reads.
@@ -49,7 +50,9 @@ pub(super) fn migrate(connection: &mut Connection, name: &str) -> Result<(), Sto
         let target = found + 1;
         let operation = format!("migrating `{name}` to schema version {target}");
         let sql = MIGRATIONS[found as usize];
-        transaction.execute_batch(sql).map_err(backend(&operation))?;
+        transaction
+            .execute_batch(sql)
+            .map_err(backend(&operation))?;
         transaction
             .pragma_update(None, "user_version", target)
             .map_err(backend(&operation))?;

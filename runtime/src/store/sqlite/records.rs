@@ -1,10 +1,13 @@
 //! [`ProjectStore`], [`FlowStore`] and [`RunStore`] on SQLite.
 
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 
 use super::{SqliteStore, backend, from_json, not_found, to_json};
-use crate::store::{FlowStore, FlowVersion, ManagementKey, ProjectStore, RunRecord, RunStore, StoreError, now_millis};
+use crate::store::{
+    ConnectorStore, FlowStore, FlowVersion, ManagementKey, ProjectStore, RunRecord, RunStore,
+    StoreError, StoredConnector, now_millis,
+};
 
 fn project_exists(connection: &Connection, project: &str) -> Result<bool, StoreError> {
     connection
@@ -21,7 +24,9 @@ impl ProjectStore for SqliteStore {
         const OPERATION: &str = "counting projects";
         self.read(OPERATION, |connection| {
             connection
-                .query_row("SELECT NOT EXISTS (SELECT 1 FROM projects)", [], |row| row.get(0))
+                .query_row("SELECT NOT EXISTS (SELECT 1 FROM projects)", [], |row| {
+                    row.get(0)
+                })
                 .map_err(backend(OPERATION))
         })
     }
@@ -30,7 +35,9 @@ impl ProjectStore for SqliteStore {
         const OPERATION: &str = "creating a project";
         self.write(OPERATION, |connection| {
             if project_exists(connection, project)? {
-                return Err(StoreError::Conflict(format!("project `{project}` already exists")));
+                return Err(StoreError::Conflict(format!(
+                    "project `{project}` already exists"
+                )));
             }
             connection
                 .execute(
@@ -56,7 +63,9 @@ impl ProjectStore for SqliteStore {
     }
 
     fn project_exists(&self, project: &str) -> Result<bool, StoreError> {
-        self.read("looking up a project", |connection| project_exists(connection, project))
+        self.read("looking up a project", |connection| {
+            project_exists(connection, project)
+        })
     }
 
     fn add_key(&self, key: &ManagementKey) -> Result<(), StoreError> {
@@ -122,7 +131,13 @@ fn query_flow_versions(
     let mut statement = connection.prepare_cached(sql).map_err(backend(operation))?;
     let rows: Vec<FlowVersionRow> = statement
         .query_map(parameters, |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+            ))
         })
         .and_then(Iterator::collect)
         .map_err(backend(operation))?;
@@ -158,7 +173,12 @@ fn load_flow_version(
 
 /// Marks every version of the flow inactive. Run before setting the new
 /// active version: the `flow_versions_one_active` index allows one at a time.
-fn deactivate_flow(connection: &Connection, operation: &str, project: &str, flow_id: &str) -> Result<(), StoreError> {
+fn deactivate_flow(
+    connection: &Connection,
+    operation: &str,
+    project: &str,
+    flow_id: &str,
+) -> Result<(), StoreError> {
     connection
         .execute(
             "UPDATE flow_versions SET active = 0 WHERE project = ?1 AND flow_id = ?2 AND active = 1",
@@ -169,7 +189,12 @@ fn deactivate_flow(connection: &Connection, operation: &str, project: &str, flow
 }
 
 impl FlowStore for SqliteStore {
-    fn deploy_flow(&self, project: &str, flow_id: &str, document: &Value) -> Result<FlowVersion, StoreError> {
+    fn deploy_flow(
+        &self,
+        project: &str,
+        flow_id: &str,
+        document: &Value,
+    ) -> Result<FlowVersion, StoreError> {
         const OPERATION: &str = "deploying a flow";
         self.write(OPERATION, |connection| {
             let latest: u32 = connection
@@ -246,7 +271,12 @@ impl FlowStore for SqliteStore {
         })
     }
 
-    fn activate_flow_version(&self, project: &str, flow_id: &str, version: u32) -> Result<FlowVersion, StoreError> {
+    fn activate_flow_version(
+        &self,
+        project: &str,
+        flow_id: &str,
+        version: u32,
+    ) -> Result<FlowVersion, StoreError> {
         const OPERATION: &str = "activating a flow version";
         self.write(OPERATION, |connection| {
             let mut activated = load_flow_version(connection, OPERATION, project, flow_id, version)?
@@ -278,8 +308,7 @@ impl FlowStore for SqliteStore {
 }
 
 /// Columns of a run, in the order [`run_from_row`] reads them.
-const RUN_COLUMNS: &str =
-    "run_id, project, flow_id, flow_version, status, input, output, error, trace, created, duration_us";
+const RUN_COLUMNS: &str = "run_id, project, flow_id, flow_version, status, input, output, error, trace, created, duration_us";
 
 /// A `runs` row before its JSON columns are parsed.
 struct RunRow {
@@ -369,7 +398,10 @@ pub(super) fn insert_run(connection: &Connection, run: &RunRecord) -> Result<(),
         )
         .map_err(backend(OPERATION))?;
     if inserted == 0 {
-        return Err(StoreError::Conflict(format!("run `{}` already exists", run.run_id)));
+        return Err(StoreError::Conflict(format!(
+            "run `{}` already exists",
+            run.run_id
+        )));
     }
     Ok(())
 }
@@ -420,7 +452,12 @@ impl RunStore for SqliteStore {
         })
     }
 
-    fn list_runs(&self, project: &str, flow_id: Option<&str>, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
+    fn list_runs(
+        &self,
+        project: &str,
+        flow_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<RunRecord>, StoreError> {
         const OPERATION: &str = "listing runs";
         self.read(OPERATION, |connection| {
             let sql = match flow_id {
@@ -435,7 +472,135 @@ impl RunStore for SqliteStore {
             };
             // Without a flow id the SQL does not use `?2`. SQLite still counts it
             // as a parameter because `?3` follows it, so binding three values works.
-            query_runs(connection, OPERATION, &sql, params![project, flow_id, limit])
+            query_runs(
+                connection,
+                OPERATION,
+                &sql,
+                params![project, flow_id, limit],
+            )
+        })
+    }
+}
+
+fn connector_from_row(
+    name: &str,
+    document: &str,
+    secrets: Vec<u8>,
+) -> Result<StoredConnector, StoreError> {
+    let instance = from_json(document, "connectors.document")
+        .map_err(|err| StoreError::Backend(format!("connector `{name}`: {err}")))?;
+    Ok(StoredConnector {
+        instance,
+        sealed_secrets: secrets,
+    })
+}
+
+impl ConnectorStore for SqliteStore {
+    fn create_connector(
+        &self,
+        project: &str,
+        connector: &StoredConnector,
+    ) -> Result<(), StoreError> {
+        const OPERATION: &str = "creating a connector instance";
+        self.write(OPERATION, |connection| {
+            let inserted = connection
+                .execute(
+                    "INSERT INTO connectors (project, name, document, secrets) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (project, name) DO NOTHING",
+                    params![
+                        project,
+                        connector.instance.name,
+                        to_json(&connector.instance, "connectors.document")?,
+                        connector.sealed_secrets,
+                    ],
+                )
+                .map_err(backend(OPERATION))?;
+            if inserted == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "connector instance `{}` already exists; update it or pick another name",
+                    connector.instance.name
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    fn replace_connector(
+        &self,
+        project: &str,
+        connector: &StoredConnector,
+    ) -> Result<(), StoreError> {
+        const OPERATION: &str = "updating a connector instance";
+        self.write(OPERATION, |connection| {
+            let updated = connection
+                .execute(
+                    "UPDATE connectors SET document = ?3, secrets = ?4 WHERE project = ?1 AND name = ?2",
+                    params![
+                        project,
+                        connector.instance.name,
+                        to_json(&connector.instance, "connectors.document")?,
+                        connector.sealed_secrets,
+                    ],
+                )
+                .map_err(backend(OPERATION))?;
+            if updated == 0 {
+                return Err(not_found("connector instance", &connector.instance.name));
+            }
+            Ok(())
+        })
+    }
+
+    fn load_connector(
+        &self,
+        project: &str,
+        name: &str,
+    ) -> Result<Option<StoredConnector>, StoreError> {
+        const OPERATION: &str = "loading a connector instance";
+        self.read(OPERATION, |connection| {
+            let row = connection
+                .prepare_cached(
+                    "SELECT document, secrets FROM connectors WHERE project = ?1 AND name = ?2",
+                )
+                .map_err(backend(OPERATION))?
+                .query_row(params![project, name], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, Vec<u8>>(1)?))
+                })
+                .optional()
+                .map_err(backend(OPERATION))?;
+            row.map(|(document, secrets)| connector_from_row(name, &document, secrets))
+                .transpose()
+        })
+    }
+
+    fn list_connectors(&self, project: &str) -> Result<Vec<StoredConnector>, StoreError> {
+        const OPERATION: &str = "listing connector instances";
+        self.read(OPERATION, |connection| {
+            let mut statement = connection
+                .prepare_cached("SELECT name, document, secrets FROM connectors WHERE project = ?1 ORDER BY name")
+                .map_err(backend(OPERATION))?;
+            let rows = statement
+                .query_map(params![project], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, Vec<u8>>(2)?))
+                })
+                .map_err(backend(OPERATION))?;
+            rows.map(|row| {
+                let (name, document, secrets) = row.map_err(backend(OPERATION))?;
+                connector_from_row(&name, &document, secrets)
+            })
+            .collect()
+        })
+    }
+
+    fn delete_connector(&self, project: &str, name: &str) -> Result<bool, StoreError> {
+        const OPERATION: &str = "deleting a connector instance";
+        self.write(OPERATION, |connection| {
+            let deleted = connection
+                .execute(
+                    "DELETE FROM connectors WHERE project = ?1 AND name = ?2",
+                    params![project, name],
+                )
+                .map_err(backend(OPERATION))?;
+            Ok(deleted > 0)
         })
     }
 }

@@ -1,0 +1,205 @@
+//! Connector instances through the API of a real server: write-only secrets,
+//! validation errors, and the SCIM example posting an alert to a
+//! Slack-compatible receiver on loopback when a custom audit event arrives.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::routing::post;
+use serde_json::{Value, json};
+
+use common::server::Server;
+
+const TOKEN: &str = "tok-never-shown-123";
+
+/// Starts a Slack-compatible webhook receiver and returns its URL and the
+/// bodies it received.
+fn start_webhook() -> (String, Arc<Mutex<Vec<Value>>>) {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let app = Router::new()
+        .route(
+            "/hook",
+            post(
+                |State(received): State<Arc<Mutex<Vec<Value>>>>, body: Bytes| async move {
+                    let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    received.lock().expect("lock").push(value);
+                    "ok"
+                },
+            ),
+        )
+        .with_state(Arc::clone(&received));
+    let (ready, address) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            ready
+                .send(listener.local_addr().expect("address"))
+                .expect("send");
+            axum::serve(listener, app).await.expect("serve");
+        });
+    });
+    (
+        format!("http://{}/hook", address.recv().expect("address")),
+        received,
+    )
+}
+
+#[test]
+fn secrets_are_write_only_and_instances_validated() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let server = Server::start(dir.path());
+    let crm = json!({
+        "name": "crm", "component": "builtin:http", "baseUrl": "https://crm.example.test/api",
+        "auth": { "type": "bearer" }, "headers": { "x-team": "identity" },
+        "secrets": { "token": TOKEN, "hmacSecret": "hmac-never-shown" }
+    });
+    let (status, created) = server.post("/v1/mgmt/connector/create", crm.clone());
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(
+        created["connector"]["secretNames"],
+        json!(["hmacSecret", "token"])
+    );
+
+    let (status, duplicate) = server.post("/v1/mgmt/connector/create", crm);
+    assert_eq!(status, 409, "{duplicate}");
+
+    let (_, listed) = server.post("/v1/mgmt/connector/list", json!({}));
+    let (_, loaded) = server.call("GET", "/v1/mgmt/connector?name=crm", None, Some(&auth()));
+    for body in [&created, &listed, &loaded] {
+        let text = body.to_string();
+        assert!(
+            !text.contains(TOKEN) && !text.contains("hmac-never-shown"),
+            "secret in a response: {text}"
+        );
+    }
+    assert_eq!(
+        loaded["connector"]["baseUrl"],
+        "https://crm.example.test/api"
+    );
+
+    // Removing the token that bearer authentication needs is refused.
+    let (status, body) = server.post(
+        "/v1/mgmt/connector/update",
+        json!({ "name": "crm", "secrets": { "token": null } }),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("secret `token`")),
+        "{body}"
+    );
+
+    let cases = [
+        (
+            json!({ "name": "x", "component": "builtin:load-user", "baseUrl": "https://a.test" }),
+            "not a connector",
+        ),
+        (
+            json!({ "name": "x", "component": "builtin:http", "baseUrl": "ftp://a.test" }),
+            "`baseUrl`",
+        ),
+        (
+            json!({ "name": "bad name", "component": "builtin:http", "baseUrl": "https://a.test" }),
+            "`name`",
+        ),
+        (
+            json!({ "name": "x", "component": "builtin:http", "baseUrl": "https://a.test", "color": 1 }),
+            "color",
+        ),
+    ];
+    for (request, expected) in cases {
+        let (status, body) = server.post("/v1/mgmt/connector/create", request.clone());
+        assert_eq!(status, 400, "{request}: {body}");
+        assert!(
+            body["errorMessage"]
+                .as_str()
+                .is_some_and(|m| m.contains(expected)),
+            "{request}: {body}"
+        );
+    }
+
+    let (status, _) = server.post("/v1/mgmt/connector/delete", json!({ "name": "crm" }));
+    assert_eq!(status, 200);
+    let (status, _) = server.post("/v1/mgmt/connector/delete", json!({ "name": "crm" }));
+    assert_eq!(status, 404);
+    server.stop();
+}
+
+fn auth() -> String {
+    format!("{}:{}", common::server::PROJECT, common::server::KEY)
+}
+
+#[test]
+fn scim_failure_event_posts_slack_alert() {
+    let (webhook, received) = start_webhook();
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let server = Server::start_with_env(
+        dir.path(),
+        &[("SLUICE_EGRESS_ALLOWED_PRIVATE", "[\"127.0.0.1/32\"]")],
+    );
+    let (status, body) = server.post(
+        "/v1/mgmt/connector/create",
+        json!({ "name": "admin-alerts", "component": "builtin:slack-webhook", "baseUrl": webhook }),
+    );
+    assert_eq!(status, 200, "{body}");
+
+    let (status, body) = server.post(
+        "/v1/mgmt/audit/event",
+        json!({ "action": "ScimProvisioningFailed", "type": "error", "actorId": "scim-service", "tenantId": "",
+                "data": { "directory": "okta-main", "reason": "token expired" } }),
+    );
+    assert_eq!(status, 200, "{body}");
+
+    let started = Instant::now();
+    let message = loop {
+        if let Some(message) = received.lock().expect("lock").first().cloned() {
+            break message;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no alert reached the webhook"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let text = message["text"].as_str().expect("text");
+    assert!(
+        text.contains("okta-main") && text.contains("token expired"),
+        "{message}"
+    );
+    assert_eq!(message["username"], "Sluice");
+
+    // The run also recorded the AdminAlert event, marked as delivered.
+    let alert = loop {
+        let (_, found) = server.post(
+            "/v1/mgmt/audit/search",
+            json!({ "actions": ["AdminAlert"] }),
+        );
+        if let Some(alert) = found["audits"]
+            .as_array()
+            .and_then(|audits| audits.first())
+            .cloned()
+        {
+            break alert;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no AdminAlert event"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(alert["data"]["notified"], true, "{alert}");
+    assert_eq!(alert["data"]["directory"], "okta-main");
+    server.stop();
+}
