@@ -1,14 +1,16 @@
 //! Runs a compiled flow: walks from the start step to an End step, running
 //! each component step in the engine and keeping the flow context.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use sluice_flow::{CompiledFlow, CompiledStep, ErrorHandling, StepKind};
+use sluice_flow::{CompiledFlow, CompiledStep, ComponentCatalog, ErrorHandling, StepKind};
 
 use crate::connectors::ConnectorResolver;
+use crate::publish::{ComponentManifest, ProjectCatalog, PublishedComponent, PublishedComponents};
 use crate::engine::{Engine, ErrorKind, StepFailure, StepLimits, StepOutput};
 use crate::host::{ConnectorBinding, HostContext};
 use crate::registry::ComponentRegistry;
@@ -145,6 +147,7 @@ pub struct Runtime {
     store: Arc<dyn IdentityStore>,
     settings: RunSettings,
     connectors: Option<Arc<ConnectorResolver>>,
+    published: Option<Arc<PublishedComponents>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -176,6 +179,33 @@ impl Runtime {
             store,
             settings,
             connectors: None,
+            published: None,
+        }
+    }
+
+    /// Returns the runtime with steps able to run the components each
+    /// project published.
+    #[must_use]
+    pub fn with_published(mut self, published: Arc<PublishedComponents>) -> Self {
+        self.published = Some(published);
+        self
+    }
+
+    /// Returns the published components, when this runtime runs them.
+    pub fn published(&self) -> Option<&Arc<PublishedComponents>> {
+        self.published.as_ref()
+    }
+
+    /// Returns the catalog that validates a project's flows: the host's
+    /// components and, when this runtime runs them, the project's published ones.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the store cannot list the published components.
+    pub fn catalog(&self, project: &str) -> Result<Box<dyn ComponentCatalog + '_>, crate::store::StoreError> {
+        match &self.published {
+            Some(published) => Ok(Box::new(published.catalog(project, &self.components)?)),
+            None => Ok(Box::new(ProjectCatalog::new(&self.components, BTreeMap::new()))),
         }
     }
 
@@ -291,16 +321,20 @@ impl Runtime {
         let _entered = span.enter();
         let started = Instant::now();
         let reference = step.component.as_deref().unwrap_or_default();
-        let Some(component) = self.components.get(reference) else {
+        let (component, published) = match self.component(&request.project, reference) {
+            Ok(found) => found,
             // Validation rejects unknown components, so this means the
             // component was removed after the flow was compiled.
-            return Next::Fail(RunFailure {
-                step_id: Some(step.id.clone()),
-                kind: "not-found".to_owned(),
-                message: format!("component `{reference}` is not loaded on this host"),
-            });
+            Err(message) => {
+                return Next::Fail(RunFailure {
+                    step_id: Some(step.id.clone()),
+                    kind: "not-found".to_owned(),
+                    message,
+                });
+            }
         };
-        let limits = self.step_limits(step);
+        let manifest = published.as_ref().map(|published| &published.manifest);
+        let limits = self.step_limits(step, manifest);
         let config = serde_json::to_string(&step.config.render(&run.context)).unwrap_or_default();
         let context = if step.kind == StepKind::Connector {
             String::new()
@@ -310,7 +344,7 @@ impl Runtime {
         // A connector step whose instance cannot be bound fails like a step
         // whose component failed, so its error handling applies.
         let (connector, binding_failure) =
-            match self.connector_binding(step, reference, &request.project) {
+            match self.connector_binding(step, reference, &request.project, manifest) {
                 Ok(binding) => (binding, None),
                 Err(failure) => (ConnectorBinding::default(), Some(failure)),
             };
@@ -332,7 +366,7 @@ impl Runtime {
             loop {
                 attempts += 1;
                 let result = self.engine.run_step(
-                    component,
+                    &component,
                     config.clone(),
                     context.clone(),
                     &limits,
@@ -402,23 +436,35 @@ impl Runtime {
     }
 
     /// Returns the binding of a connector step: its instance's settings,
-    /// secrets and allowed origin. Other steps, and connector steps that
-    /// name no instance, get an empty binding that reaches no host.
+    /// secrets and origin, plus the origins its manifest declares. A step
+    /// that names no instance gets only the declared origins, so a built-in
+    /// connector without an instance reaches no host.
     fn connector_binding(
         &self,
         step: &CompiledStep,
         component: &str,
         project: &str,
+        manifest: Option<&ComponentManifest>,
     ) -> Result<ConnectorBinding, StepFailure> {
+        let declared = manifest.map(|manifest| manifest.egress.clone()).unwrap_or_default();
         let Some(instance) = step
             .connector
             .as_deref()
             .filter(|_| step.kind == StepKind::Connector)
         else {
-            return Ok(ConnectorBinding::default());
+            return Ok(ConnectorBinding {
+                allowed_origins: declared,
+                ..ConnectorBinding::default()
+            });
         };
         match &self.connectors {
-            Some(resolver) => resolver.resolve(project, instance, component),
+            Some(resolver) => {
+                let mut binding = resolver.resolve(project, instance, component)?;
+                // The instance's origin stays first: the host adds its
+                // headers and authentication to requests to that origin only.
+                binding.allowed_origins.extend(declared);
+                Ok(binding)
+            }
             None => Err(StepFailure::new(
                 ErrorKind::NotFound,
                 format!(
@@ -429,9 +475,39 @@ impl Runtime {
         }
     }
 
-    /// Returns the step's limits: its own where set, within the host's maximum.
-    fn step_limits(&self, step: &CompiledStep) -> StepLimits {
-        let defaults = self.settings.default_limits;
+    /// Returns the component a step names: one loaded on the host, or one
+    /// the project published, with its manifest.
+    fn component(
+        &self,
+        project: &str,
+        reference: &str,
+    ) -> Result<(Arc<crate::engine::LoadedComponent>, Option<Arc<PublishedComponent>>), String> {
+        if let Some(component) = self.components.get(reference) {
+            return Ok((Arc::clone(component), None));
+        }
+        let not_loaded = || format!("component `{reference}` is not loaded on this host");
+        let Some(published) = &self.published else {
+            return Err(not_loaded());
+        };
+        match published.get(project, reference) {
+            Ok(Some(found)) => Ok((Arc::clone(&found.component), Some(found))),
+            Ok(None) => Err(format!("{}, and the project has not published it", not_loaded())),
+            Err(err) => Err(err.to_string()),
+        }
+    }
+
+    /// Returns the step's limits: its own where set, otherwise the
+    /// manifest's, otherwise the host's defaults, within the host's maximum.
+    fn step_limits(&self, step: &CompiledStep, manifest: Option<&ComponentManifest>) -> StepLimits {
+        let mut defaults = self.settings.default_limits;
+        if let Some(limits) = manifest.map(|manifest| &manifest.limits) {
+            if let Some(timeout_ms) = limits.timeout_ms {
+                defaults.timeout = Duration::from_millis(timeout_ms);
+            }
+            if let Some(memory_mib) = limits.memory_mib {
+                defaults.memory_bytes = usize::try_from(memory_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+            }
+        }
         let max = self.settings.max_limits;
         let timeout = step
             .limits

@@ -403,7 +403,8 @@ fn upgrade_does_not_dispatch_old_events() {
     let connection = rusqlite::Connection::open(&path).expect("open the file with rusqlite");
     connection
         .execute_batch(
-            "DROP TABLE triggered_runs; DROP TABLE trigger_cursor; DROP TABLE connectors; PRAGMA user_version = 1;",
+            "DROP TABLE triggered_runs; DROP TABLE trigger_cursor; DROP TABLE connectors; DROP TABLE components; \
+             PRAGMA user_version = 1;",
         )
         .expect("downgrade the schema");
     drop(connection);

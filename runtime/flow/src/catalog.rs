@@ -66,7 +66,7 @@ pub trait ComponentCatalog {
 /// `<publisher>/<name>@<semver>` or `file:<path>`.
 ///
 /// Returns what is wrong, for a validation message.
-pub(crate) fn check_reference(reference: &str) -> Result<(), String> {
+pub fn check_reference(reference: &str) -> Result<(), String> {
     if let Some(name) = reference.strip_prefix("builtin:") {
         return if is_name(name) {
             Ok(())

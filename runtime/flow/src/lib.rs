@@ -47,7 +47,7 @@ mod suggest;
 mod template;
 mod validate;
 
-pub use catalog::{ComponentCatalog, World};
+pub use catalog::{ComponentCatalog, World, check_reference};
 pub use model::{
     CompiledFlow, CompiledOutput, CompiledStep, ErrorHandling, OutputType, RetryPolicy, StepKind,
     StepLimits, Trigger,

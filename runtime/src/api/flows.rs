@@ -107,14 +107,15 @@ impl AppState {
         let (project_owned, flow_owned) = key.clone();
         let active = blocking(move || Ok(backend.active_flow(&project_owned, &flow_owned)?)).await?;
         let active = active.ok_or_else(|| ApiError::not_found("flow", flow_id))?;
-        let deployed = Arc::new(self.compile(&active)?);
+        let deployed = Arc::new(self.compile(project, &active)?);
         self.write_flows().insert(key, Arc::clone(&deployed));
         Ok(deployed)
     }
 
-    fn compile(&self, version: &FlowVersion) -> Result<DeployedFlow, ApiError> {
+    fn compile(&self, project: &str, version: &FlowVersion) -> Result<DeployedFlow, ApiError> {
         let text = version.document.to_string();
-        let flow = sluice_flow::validate(&text, self.runtime().components()).map_err(|problems| {
+        let catalog = self.runtime().catalog(project)?;
+        let flow = sluice_flow::validate(&text, catalog.as_ref()).map_err(|problems| {
             ApiError::internal(format!(
                 "stored flow `{}` version {} no longer validates: {}",
                 version.flow_id,
@@ -169,7 +170,7 @@ impl AppState {
         let versions = blocking(move || Ok(backend.active_flows(&project_owned)?)).await?;
         let mut triggers = Vec::new();
         for version in &versions {
-            match self.compile(version) {
+            match self.compile(project, version) {
                 Ok(deployed) if !deployed.flow.trigger.audit_events.is_empty() => triggers.push(FlowTrigger {
                     flow_id: version.flow_id.clone(),
                     version: version.version,
@@ -198,8 +199,12 @@ impl AppState {
     /// 400 listing every problem when the document is invalid.
     pub async fn deploy(&self, project: &str, document: Value) -> Result<FlowVersion, ApiError> {
         let text = document.to_string();
-        let compiled = sluice_flow::validate(&text, self.runtime().components())
-            .map_err(|problems| ApiError::invalid(format!("invalid flow document:\n{}", sluice_flow::format_problems(&problems))))?;
+        let compiled = {
+            let catalog = self.runtime().catalog(project)?;
+            sluice_flow::validate(&text, catalog.as_ref()).map_err(|problems| {
+                ApiError::invalid(format!("invalid flow document:\n{}", sluice_flow::format_problems(&problems)))
+            })?
+        };
         let backend = self.backend();
         let project_owned = project.to_owned();
         let flow_id = compiled.id.clone();

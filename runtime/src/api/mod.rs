@@ -4,6 +4,7 @@
 
 mod audit;
 pub mod auth;
+mod components;
 mod connectors;
 pub mod error;
 mod flows;
@@ -125,6 +126,14 @@ impl AppState {
         let _ = self.0.connector_resolver.set(resolver);
     }
 
+    /// Returns the published components of the runtime.
+    pub(crate) fn published(&self) -> Result<Arc<crate::publish::PublishedComponents>, error::ApiError> {
+        self.runtime()
+            .published()
+            .cloned()
+            .ok_or_else(|| error::ApiError::internal("this server was set up without published components"))
+    }
+
     pub(crate) fn connector_resolver_if_set(&self) -> Option<Arc<ConnectorResolver>> {
         self.0.connector_resolver.get().cloned()
     }
@@ -183,6 +192,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/mgmt/license", get(license))
         .merge(flows::routes())
         .merge(connectors::routes())
+        .merge(components::routes())
         .merge(users::routes())
         .merge(tenants::routes())
         .merge(audit::routes())

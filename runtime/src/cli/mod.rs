@@ -1,5 +1,6 @@
 //! The `sluice` command line.
 
+mod component;
 mod run;
 mod serve;
 mod validate;
@@ -40,6 +41,17 @@ enum Command {
         #[command(subcommand)]
         command: FlowCommand,
     },
+    /// Manage the components a project publishes.
+    Component {
+        #[command(subcommand)]
+        command: ComponentCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ComponentCommand {
+    /// Publish a component version with its manifest to a running server.
+    Publish(component::PublishArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,6 +117,9 @@ pub fn main() -> ExitCode {
         Command::Flow {
             command: FlowCommand::Validate(args),
         } => validate::validate(&args),
+        Command::Component {
+            command: ComponentCommand::Publish(args),
+        } => component::publish(&args),
     };
     ExitCode::from(code)
 }

@@ -15,6 +15,7 @@ use crate::connectors::ConnectorResolver;
 use crate::engine::{EgressPolicy, Engine, EngineSettings, StepLimits};
 use crate::executor::{RunSettings, Runtime};
 use crate::registry::ComponentRegistry;
+use crate::publish::PublishedComponents;
 use crate::secrets::SecretKey;
 use crate::store::{Backend, SqliteStore, TriggerQueue};
 use crate::triggers::{TriggerSettings, Triggers};
@@ -95,13 +96,15 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         Arc::clone(&backend) as _,
         secret_key,
     ));
+    let published = Arc::new(PublishedComponents::new(Arc::clone(&backend) as _, Arc::clone(&engine)));
     let runtime = Runtime::new(
         engine,
         Arc::new(registry),
         Arc::clone(&backend) as _,
         run_settings,
     )
-    .with_connectors(Arc::clone(&connectors));
+    .with_connectors(Arc::clone(&connectors))
+    .with_published(published);
     let state = AppState::new(
         Arc::clone(&backend),
         runtime,

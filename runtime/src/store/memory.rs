@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use serde_json::{Map, Value};
 
 use super::{
-    Actor, ConnectorStore, FlowStore, FlowVersion, IdentityStore, ManagementKey, ProjectStore,
+    Actor, ComponentStore, ConnectorStore, FlowStore, FlowVersion, IdentityStore, ManagementKey, ProjectStore,
     RunRecord, RunStore, StoreError, StoredConnector, TenantChange, UserChange, now_millis,
 };
 use crate::model::{
@@ -35,6 +35,8 @@ struct Records {
     runs: Vec<RunRecord>,
     /// (project, instance name) to connector instance.
     connectors: BTreeMap<(String, String), StoredConnector>,
+    /// (project, component id, version) to published component.
+    components: BTreeMap<(String, String, String), crate::publish::StoredComponent>,
 }
 
 #[derive(Debug, Default)]
@@ -828,6 +830,57 @@ impl ConnectorStore for MemoryStore {
             Ok(records
                 .connectors
                 .remove(&(project.to_owned(), name.to_owned()))
+                .is_some())
+        })
+    }
+}
+
+impl ComponentStore for MemoryStore {
+    fn insert_component(&self, project: &str, component: &crate::publish::StoredComponent) -> Result<(), StoreError> {
+        self.with_records(|records| {
+            let manifest = &component.manifest;
+            let key = (project.to_owned(), manifest.id.clone(), manifest.version.clone());
+            if records.components.contains_key(&key) {
+                return Err(StoreError::Conflict(format!(
+                    "component `{}` is already published; versions are immutable, so publish a new version",
+                    manifest.reference()
+                )));
+            }
+            records.components.insert(key, component.clone());
+            Ok(())
+        })
+    }
+
+    fn load_component(
+        &self,
+        project: &str,
+        id: &str,
+        version: &str,
+    ) -> Result<Option<crate::publish::StoredComponent>, StoreError> {
+        self.with_records(|records| {
+            Ok(records
+                .components
+                .get(&(project.to_owned(), id.to_owned(), version.to_owned()))
+                .cloned())
+        })
+    }
+
+    fn list_components(&self, project: &str) -> Result<Vec<crate::publish::ComponentManifest>, StoreError> {
+        self.with_records(|records| {
+            Ok(records
+                .components
+                .iter()
+                .filter(|((owner, _, _), _)| owner == project)
+                .map(|(_, component)| component.manifest.clone())
+                .collect())
+        })
+    }
+
+    fn delete_component(&self, project: &str, id: &str, version: &str) -> Result<bool, StoreError> {
+        self.with_records(|records| {
+            Ok(records
+                .components
+                .remove(&(project.to_owned(), id.to_owned(), version.to_owned()))
                 .is_some())
         })
     }

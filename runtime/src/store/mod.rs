@@ -15,7 +15,7 @@ pub use queue::{
     AttemptOutcome, NewTriggeredRun, SequencedEvent, TriggerQueue, TriggeredRun, TriggeredState,
 };
 pub use records::{
-    Backend, ConnectorStore, FlowStore, FlowVersion, ManagementKey, ProjectStore, RunRecord,
+    Backend, ComponentStore, ConnectorStore, FlowStore, FlowVersion, ManagementKey, ProjectStore, RunRecord,
     RunStore, StoredConnector,
 };
 pub use sqlite::SqliteStore;

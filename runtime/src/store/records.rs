@@ -131,9 +131,9 @@ pub trait RunStore: Send + Sync {
 }
 
 /// Everything the server stores, behind one object.
-pub trait Backend: IdentityStore + ProjectStore + FlowStore + RunStore + ConnectorStore {}
+pub trait Backend: IdentityStore + ProjectStore + FlowStore + RunStore + ConnectorStore + ComponentStore {}
 
-impl<T: IdentityStore + ProjectStore + FlowStore + RunStore + ConnectorStore> Backend for T {}
+impl<T: IdentityStore + ProjectStore + FlowStore + RunStore + ConnectorStore + ComponentStore> Backend for T {}
 
 /// A connector instance as stored: its settings, and its secrets sealed by
 /// [`SecretKey`](crate::secrets::SecretKey).
@@ -170,4 +170,23 @@ pub trait ConnectorStore: Send + Sync {
     fn list_connectors(&self, project: &str) -> Result<Vec<StoredConnector>, StoreError>;
     /// Deletes an instance; returns whether it existed.
     fn delete_connector(&self, project: &str, name: &str) -> Result<bool, StoreError>;
+}
+
+/// Published components of each project, by id and version.
+pub trait ComponentStore: Send + Sync {
+    /// Stores a new component version. Fails with [`StoreError::Conflict`]
+    /// when the project has that id and version already, because versions
+    /// are immutable.
+    fn insert_component(&self, project: &str, component: &crate::publish::StoredComponent) -> Result<(), StoreError>;
+    /// Loads one version.
+    fn load_component(
+        &self,
+        project: &str,
+        id: &str,
+        version: &str,
+    ) -> Result<Option<crate::publish::StoredComponent>, StoreError>;
+    /// Returns the manifests of every published version, by id and version.
+    fn list_components(&self, project: &str) -> Result<Vec<crate::publish::ComponentManifest>, StoreError>;
+    /// Deletes one version; returns whether it existed.
+    fn delete_component(&self, project: &str, id: &str, version: &str) -> Result<bool, StoreError>;
 }

@@ -4,8 +4,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 
 use super::{SqliteStore, backend, from_json, not_found, to_json};
+use crate::publish::{ComponentManifest, StoredComponent};
 use crate::store::{
-    ConnectorStore, FlowStore, FlowVersion, ManagementKey, ProjectStore, RunRecord, RunStore,
+    ComponentStore, ConnectorStore, FlowStore, FlowVersion, ManagementKey, ProjectStore, RunRecord, RunStore,
     StoreError, StoredConnector, now_millis,
 };
 
@@ -598,6 +599,98 @@ impl ConnectorStore for SqliteStore {
                 .execute(
                     "DELETE FROM connectors WHERE project = ?1 AND name = ?2",
                     params![project, name],
+                )
+                .map_err(backend(OPERATION))?;
+            Ok(deleted > 0)
+        })
+    }
+}
+
+impl ComponentStore for SqliteStore {
+    fn insert_component(&self, project: &str, component: &StoredComponent) -> Result<(), StoreError> {
+        const OPERATION: &str = "publishing a component";
+        let manifest = &component.manifest;
+        self.write(OPERATION, |connection| {
+            let inserted = connection
+                .execute(
+                    "INSERT INTO components (project, component_id, version, manifest, wasm, digest, created)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (project, component_id, version) DO NOTHING",
+                    params![
+                        project,
+                        manifest.id,
+                        manifest.version,
+                        to_json(manifest, "components.manifest")?,
+                        component.wasm,
+                        component.digest,
+                        component.created,
+                    ],
+                )
+                .map_err(backend(OPERATION))?;
+            if inserted == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "component `{}` is already published; versions are immutable, so publish a new version",
+                    manifest.reference()
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    fn load_component(&self, project: &str, id: &str, version: &str) -> Result<Option<StoredComponent>, StoreError> {
+        const OPERATION: &str = "loading a published component";
+        self.read(OPERATION, |connection| {
+            let row = connection
+                .prepare_cached(
+                    "SELECT manifest, wasm, digest, created FROM components
+                     WHERE project = ?1 AND component_id = ?2 AND version = ?3",
+                )
+                .map_err(backend(OPERATION))?
+                .query_row(params![project, id, version], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, Vec<u8>>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, u64>(3)?,
+                    ))
+                })
+                .optional()
+                .map_err(backend(OPERATION))?;
+            row.map(|(manifest, wasm, digest, created)| {
+                Ok(StoredComponent {
+                    manifest: from_json(&manifest, "components.manifest")?,
+                    wasm,
+                    digest,
+                    created,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn list_components(&self, project: &str) -> Result<Vec<ComponentManifest>, StoreError> {
+        const OPERATION: &str = "listing published components";
+        self.read(OPERATION, |connection| {
+            let mut statement = connection
+                .prepare_cached(
+                    "SELECT manifest FROM components WHERE project = ?1 ORDER BY component_id, created, version",
+                )
+                .map_err(backend(OPERATION))?;
+            let rows = statement
+                .query_map(params![project], |row| row.get::<_, String>(0))
+                .map_err(backend(OPERATION))?;
+            rows.map(|row| from_json(&row.map_err(backend(OPERATION))?, "components.manifest"))
+                .collect()
+        })
+    }
+
+    fn delete_component(&self, project: &str, id: &str, version: &str) -> Result<bool, StoreError> {
+        const OPERATION: &str = "deleting a published component";
+        self.write(OPERATION, |connection| {
+            let deleted = connection
+                .execute(
+                    "DELETE FROM components WHERE project = ?1 AND component_id = ?2 AND version = ?3",
+                    params![project, id, version],
                 )
                 .map_err(backend(OPERATION))?;
             Ok(deleted > 0)
