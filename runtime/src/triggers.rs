@@ -287,13 +287,13 @@ impl Shared {
                         RunRequest {
                             project: project.clone(),
                             input: Map::new(),
-                            triggering_event: Some(event),
+                            triggering_event: Some(event.clone()),
                             run_id: Some(run_id),
                             keep_step_outputs: true,
                         },
                     );
                     state.metrics().record_run(&report);
-                    (report.status, run_record(&project, deployed.version, &report, Value::Object(Map::new()), 0))
+                    (report.status, run_record(&project, deployed.version, &report, triggered_input(event), 0))
                 })
                 .await;
                 match executed {
@@ -323,6 +323,16 @@ impl Shared {
         self.state.metrics().record_triggered_attempt(&run.flow_id, label);
         if let AttemptOutcome::Dead { reason } = &outcome {
             tracing::warn!(project.id = %run.project, flow.id = %run.flow_id, run.id = %run.run_id, reason = %reason, "Triggered run is dead");
+        }
+        if let AttemptOutcome::Retry { due, .. } = &outcome {
+            // Wake the workers when the retry is due, so it starts on time
+            // rather than at the next poll.
+            let work = Arc::clone(&self.work);
+            let delay = Duration::from_millis(due.saturating_sub(now_millis()));
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                work.notify_waiters();
+            });
         }
         let queue = Arc::clone(&self.queue);
         let stored = tokio::task::spawn_blocking(move || queue.finish_attempt(&record, &outcome)).await;
@@ -390,6 +400,12 @@ fn backoff(settings: &TriggerSettings, attempts: u32) -> Duration {
     settings.backoff.saturating_mul(factor).min(settings.max_backoff)
 }
 
+/// Returns what a triggered run's record shows as its input: the event that
+/// started it, since such a run has no client input.
+pub(crate) fn triggered_input(event: Value) -> Value {
+    serde_json::json!({ "triggeringEvent": event })
+}
+
 fn now_micros() -> u64 {
     let since_epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -409,7 +425,7 @@ fn failed_record(run: &TriggeredRun, message: &str) -> crate::store::RunRecord {
         flow_id: run.flow_id.clone(),
         flow_version: 0,
         status: "failed".to_owned(),
-        input: Value::Object(Map::new()),
+        input: triggered_input(serde_json::to_value(&run.event).unwrap_or(Value::Null)),
         output: Value::Null,
         error: serde_json::json!({ "stepId": null, "kind": "run-failed", "message": message }),
         trace: Value::Array(Vec::new()),

@@ -115,6 +115,8 @@ fn user_created_starts_flow_with_event_in_context() {
     assert_eq!(runs[0]["status"], "completed");
     let detail = run_detail(&server, runs[0]["runId"].as_str().expect("run id"));
     assert_eq!(detail["output"]["userId"], created["userId"]);
+    assert_eq!(detail["input"]["triggeringEvent"]["action"], "UserCreated", "the run shows its event: {detail}");
+    assert_eq!(detail["input"]["triggeringEvent"]["userId"], created["userId"]);
 
     // The flow's own change is a UserModified event, which it does not list,
     // and deleting the user is not listed either: still one run.

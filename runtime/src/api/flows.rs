@@ -578,7 +578,7 @@ async fn replay_runs(State(state): State<AppState>, caller: Caller, ApiJson(body
     let run_id = body.run_id.filter(|id| !id.is_empty());
     if run_id.is_some() == body.all {
         return Err(ApiError::invalid(
-            "send either `runId` to replay one dead run or `\"all\": true` to replay every dead run, not both",
+            "send exactly one of `runId`, to replay one dead run, and `\"all\": true`, to replay every dead run",
         ));
     }
     let project = caller.project.clone();

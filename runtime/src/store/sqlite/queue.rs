@@ -325,7 +325,7 @@ fn queued_record(run: &NewTriggeredRun, state: TriggeredState, now: u64) -> RunR
         flow_id: run.flow_id.clone(),
         flow_version: run.flow_version,
         status: status.to_owned(),
-        input: serde_json::Value::Object(serde_json::Map::new()),
+        input: serde_json::json!({ "triggeringEvent": run.event }),
         output: serde_json::Value::Null,
         error,
         trace: serde_json::Value::Array(Vec::new()),
