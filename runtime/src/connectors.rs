@@ -7,11 +7,13 @@
 //! authentication to requests to that origin, and the component can read
 //! the instance's secrets and plain settings, and no other instance's.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::engine::{ErrorKind, StepFailure};
 use crate::host::ConnectorBinding;
@@ -24,6 +26,11 @@ pub const TOKEN_SECRET: &str = "token";
 pub const PASSWORD_SECRET: &str = "password";
 /// Name of the secret with the key of `apiKey` authentication.
 pub const API_KEY_SECRET: &str = "apiKey";
+/// Name of the secret with the client secret of OAuth2 client credentials.
+pub const CLIENT_SECRET: &str = "clientSecret";
+
+/// How long before its expiry a cached access token is replaced.
+const TOKEN_EXPIRY_MARGIN: Duration = Duration::from_secs(30);
 
 /// A connector instance without its secret values.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +81,21 @@ pub enum ConnectorAuth {
         /// Header name, such as `x-api-key`.
         header: String,
     },
+    /// `Authorization: Bearer` with an access token that the host gets
+    /// from `tokenUrl` with the OAuth 2.0 client credentials grant
+    /// (RFC 6749, section 4.4), sending `clientId` and the secret
+    /// `clientSecret` in the form body, and reuses until shortly before it
+    /// expires.
+    #[serde(rename = "oauth2ClientCredentials", rename_all = "camelCase")]
+    OAuth2ClientCredentials {
+        /// Token endpoint, an absolute http or https URL.
+        token_url: String,
+        /// Client id.
+        client_id: String,
+        /// Space-separated scopes to request, if any.
+        #[serde(default)]
+        scope: Option<String>,
+    },
 }
 
 impl ConnectorAuth {
@@ -84,6 +106,7 @@ impl ConnectorAuth {
             Self::Bearer => Some(TOKEN_SECRET),
             Self::Basic { .. } => Some(PASSWORD_SECRET),
             Self::ApiKey { .. } => Some(API_KEY_SECRET),
+            Self::OAuth2ClientCredentials { .. } => Some(CLIENT_SECRET),
         }
     }
 }
@@ -166,9 +189,11 @@ pub fn origin_of(url: &str) -> Option<String> {
 }
 
 /// Builds the headers the host adds to requests to the instance's origin.
+/// `access_token` is the OAuth2 token, for that authentication only.
 fn injected_headers(
     instance: &ConnectorInstance,
     secrets: &BTreeMap<String, String>,
+    access_token: Option<&str>,
 ) -> Vec<(String, String)> {
     let mut headers: Vec<(String, String)> = instance
         .headers
@@ -188,14 +213,65 @@ fn injected_headers(
             headers.push(("authorization".to_owned(), format!("Basic {encoded}")));
         }
         ConnectorAuth::ApiKey { header } => headers.push((header.clone(), secret(API_KEY_SECRET))),
+        ConnectorAuth::OAuth2ClientCredentials { .. } => headers.push((
+            "authorization".to_owned(),
+            format!("Bearer {}", access_token.unwrap_or_default()),
+        )),
     }
     headers
+}
+
+/// An access token and when to stop using it.
+#[derive(Clone)]
+struct CachedToken {
+    token: String,
+    replace_at: Instant,
+}
+
+/// Gets an access token with the client credentials grant.
+fn fetch_token(token_url: &str, client_id: &str, client_secret: &str, scope: Option<&str>) -> Result<(String, Duration), String> {
+    let mut form = vec![
+        ("grant_type", "client_credentials"),
+        ("client_id", client_id),
+        ("client_secret", client_secret),
+    ];
+    if let Some(scope) = scope {
+        form.push(("scope", scope));
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let mut response = agent
+        .post(token_url)
+        .send_form(form)
+        .map_err(|err| format!("requesting an OAuth2 token from {token_url} failed: {err}"))?;
+    let status = response.status().as_u16();
+    let body: Value = response
+        .body_mut()
+        .read_json()
+        .map_err(|err| format!("the token endpoint {token_url} returned status {status} and no JSON: {err}"))?;
+    if status != 200 {
+        let reason = body["error_description"].as_str().or(body["error"].as_str()).unwrap_or("no reason given");
+        return Err(format!("the token endpoint {token_url} refused the client credentials ({status}): {reason}"));
+    }
+    let token = body["access_token"]
+        .as_str()
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| format!("the token endpoint {token_url} returned no `access_token`"))?;
+    // RFC 6749 makes `expires_in` optional; without it the token is reused
+    // for five minutes.
+    let lifetime = Duration::from_secs(body["expires_in"].as_u64().unwrap_or(300));
+    Ok((token.to_owned(), lifetime))
 }
 
 /// Turns stored instances into step bindings, decrypting their secrets.
 pub struct ConnectorResolver {
     store: Arc<dyn ConnectorStore>,
     key: SecretKey,
+    /// OAuth2 access tokens by (project, instance name, client id).
+    tokens: Mutex<HashMap<(String, String, String), CachedToken>>,
 }
 
 impl std::fmt::Debug for ConnectorResolver {
@@ -207,7 +283,41 @@ impl std::fmt::Debug for ConnectorResolver {
 impl ConnectorResolver {
     /// Creates a resolver over `store`, whose secrets were sealed with `key`.
     pub fn new(store: Arc<dyn ConnectorStore>, key: SecretKey) -> Self {
-        Self { store, key }
+        Self {
+            store,
+            key,
+            tokens: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Returns a valid access token for an instance with OAuth2 client
+    /// credentials, from the cache or the token endpoint.
+    fn access_token(
+        &self,
+        project: &str,
+        instance: &ConnectorInstance,
+        secrets: &BTreeMap<String, String>,
+    ) -> Result<Option<String>, StepFailure> {
+        let ConnectorAuth::OAuth2ClientCredentials { token_url, client_id, scope } = &instance.auth else {
+            return Ok(None);
+        };
+        let key = (project.to_owned(), instance.name.clone(), client_id.clone());
+        let now = Instant::now();
+        if let Some(cached) = self.tokens.lock().unwrap_or_else(PoisonError::into_inner).get(&key)
+            && cached.replace_at > now
+        {
+            return Ok(Some(cached.token.clone()));
+        }
+        let client_secret = secrets.get(CLIENT_SECRET).map_or("", String::as_str);
+        let (token, lifetime) = fetch_token(token_url, client_id, client_secret, scope.as_deref())
+            .map_err(|message| StepFailure::new(ErrorKind::UpstreamFailure, message))?;
+        let cached = CachedToken {
+            token: token.clone(),
+            replace_at: now + lifetime.saturating_sub(TOKEN_EXPIRY_MARGIN),
+        };
+        self.tokens.lock().unwrap_or_else(PoisonError::into_inner).insert(key, cached);
+        tracing::debug!(project.id = %project, connector = %instance.name, lifetime_s = lifetime.as_secs(), "Got an OAuth2 access token");
+        Ok(Some(token))
     }
 
     /// Returns the key that seals and opens the secrets.
@@ -282,8 +392,9 @@ impl ConnectorResolver {
         let secrets = self
             .open(&stored)
             .map_err(|err| StepFailure::new(ErrorKind::Internal, err.to_string()))?;
+        let access_token = self.access_token(project, instance, &secrets)?;
         let origin = origin_of(&instance.base_url).unwrap_or_default();
-        let mut config: std::collections::HashMap<String, String> = instance
+        let mut config: HashMap<String, String> = instance
             .config
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
@@ -292,7 +403,7 @@ impl ConnectorResolver {
         config.insert("name".to_owned(), instance.name.clone());
         Ok(ConnectorBinding {
             config,
-            injected_headers: injected_headers(instance, &secrets),
+            injected_headers: injected_headers(instance, &secrets, access_token.as_deref()),
             secrets: secrets.into_iter().collect(),
             allowed_origins: vec![origin],
         })
@@ -353,7 +464,7 @@ mod tests {
             ("password".to_owned(), "pw".to_owned()),
             ("apiKey".to_owned(), "k3y".to_owned()),
         ]);
-        let bearer = injected_headers(&instance(ConnectorAuth::Bearer), &secrets);
+        let bearer = injected_headers(&instance(ConnectorAuth::Bearer), &secrets, None);
         assert!(bearer.contains(&("authorization".to_owned(), "Bearer t0k".to_owned())));
         assert!(bearer.contains(&("x-team".to_owned(), "identity".to_owned())));
         let basic = injected_headers(
@@ -361,6 +472,7 @@ mod tests {
                 username: "ada".to_owned(),
             }),
             &secrets,
+            None,
         );
         assert!(basic.contains(&("authorization".to_owned(), "Basic YWRhOnB3".to_owned())));
         let key = injected_headers(
@@ -368,6 +480,7 @@ mod tests {
                 header: "x-api-key".to_owned(),
             }),
             &secrets,
+            None,
         );
         assert!(key.contains(&("x-api-key".to_owned(), "k3y".to_owned())));
     }

@@ -41,6 +41,7 @@ struct Seen {
 struct Receiver {
     seen: Arc<Mutex<Vec<Seen>>>,
     failures_left: Arc<AtomicU32>,
+    tokens_issued: Arc<AtomicU32>,
 }
 
 impl Receiver {
@@ -67,6 +68,7 @@ fn start_receiver(receiver: Receiver) -> String {
         .route("/big", get(big))
         .route("/redirect", get(redirect))
         .route("/signed", post(signed))
+        .route("/token", post(token))
         .with_state(receiver);
     let (ready, address) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -128,6 +130,22 @@ async fn redirect() -> Response {
         StatusCode::FOUND,
         [(header::LOCATION, "http://127.0.0.2:9/ok")],
     )
+        .into_response()
+}
+
+/// A token endpoint that accepts the client `sluice` with the secret `cs`.
+async fn token(State(receiver): State<Receiver>, body: String) -> Response {
+    let form: Vec<(String, String)> = body
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect();
+    let has = |key: &str, value: &str| form.iter().any(|(k, v)| k == key && v == value);
+    if !(has("grant_type", "client_credentials") && has("client_id", "sluice") && has("client_secret", "cs")) {
+        return (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": "invalid_client" }))).into_response();
+    }
+    let issued = receiver.tokens_issued.fetch_add(1, Ordering::SeqCst) + 1;
+    axum::Json(json!({ "access_token": format!("at-{issued}"), "token_type": "Bearer", "expires_in": 3600 }))
         .into_response()
 }
 
@@ -461,4 +479,45 @@ fn connector_sees_only_its_own_instance_secrets() {
     let (kind, message) = error_of(&run(&setup, json!({ "connector": "missing" })));
     assert_eq!(kind, "not-found");
     assert!(message.contains("/v1/mgmt/connector/create"), "{message}");
+}
+
+#[test]
+fn oauth2_token_is_fetched_once_and_sent() {
+    let receiver = Receiver::default();
+    let base = start_receiver(receiver.clone());
+    let setup = setup(&["127.0.0.1/32"]);
+    let add = |name: &str, secret: &str| {
+        let instance = ConnectorInstance {
+            name: name.to_owned(),
+            component: "builtin:http".to_owned(),
+            base_url: base.clone(),
+            auth: ConnectorAuth::OAuth2ClientCredentials {
+                token_url: format!("{base}/token"),
+                client_id: "sluice".to_owned(),
+                scope: Some("crm.write".to_owned()),
+            },
+            headers: BTreeMap::new(),
+            config: BTreeMap::new(),
+            secret_names: vec!["clientSecret".to_owned()],
+            created: 0,
+            updated: 0,
+        };
+        let secrets = BTreeMap::from([("clientSecret".to_owned(), secret.to_owned())]);
+        let stored = StoredConnector { sealed_secrets: setup.resolver.seal(&secrets), instance };
+        setup.store.create_connector(PROJECT, &stored).expect("instance stored");
+    };
+    add("receiver", "cs");
+    add("wrong", "not-the-secret");
+
+    for _ in 0..2 {
+        let report = run(&setup, json!({ "config": { "path": "/ok" } }));
+        assert_eq!(report.output["result"]["status"], 200, "{report:?}");
+    }
+    assert_eq!(receiver.tokens_issued.load(Ordering::SeqCst), 1, "the token is reused");
+    let seen = receiver.seen();
+    assert!(seen.iter().all(|request| request.headers["authorization"] == "Bearer at-1"), "{seen:?}");
+
+    let (kind, message) = error_of(&run(&setup, json!({ "connector": "wrong", "config": { "path": "/ok" } })));
+    assert_eq!(kind, "upstream-failure", "{message}");
+    assert!(message.contains("/token") && message.contains("invalid_client"), "{message}");
 }
