@@ -203,3 +203,48 @@ fn scim_failure_event_posts_slack_alert() {
     assert_eq!(alert["data"]["directory"], "okta-main");
     server.stop();
 }
+
+#[test]
+fn secrets_stay_out_of_logs_and_traces() {
+    let (webhook, received) = start_webhook();
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let log = dir.path().join("server.log");
+    let server = Server::start_logging_to(
+        dir.path(),
+        &[("SLUICE_EGRESS_ALLOWED_PRIVATE", "[\"127.0.0.1/32\"]")],
+        &log,
+    );
+    let base = webhook.trim_end_matches("/hook").to_owned();
+    let (status, body) = server.post(
+        "/v1/mgmt/connector/create",
+        json!({ "name": "crm", "component": "builtin:http", "baseUrl": base, "auth": { "type": "bearer" },
+                "secrets": { "token": TOKEN, "hmacSecret": "hmac-never-shown" } }),
+    );
+    assert_eq!(status, 200, "{body}");
+    let flow = json!({
+        "id": "post-crm", "type": "management", "start": "post",
+        "steps": [
+            { "id": "post", "kind": "connector", "component": "builtin:http", "connector": "crm",
+              "config": { "path": "/hook", "body": { "hello": "crm" },
+                          "hmac": { "header": "x-signature", "secret": "hmacSecret" } },
+              "next": { "success": "done" } },
+            { "id": "done", "kind": "end", "outputs": [
+                { "key": "status", "type": "number", "value": "{{connectors.post.status}}" } ] }
+        ]
+    });
+    let (status, body) = server.post("/v1/mgmt/flow/import", json!({ "flow": flow }));
+    assert_eq!(status, 200, "{body}");
+    let (status, run) = server.post("/v1/mgmt/flow/run", json!({ "flowId": "post-crm" }));
+    assert_eq!(status, 200, "{run}");
+    assert_eq!(received.lock().expect("lock").len(), 1, "the request reached the receiver");
+    let run_id = run["executionId"].as_str().expect("execution id");
+    let (_, detail) = server.call("GET", &format!("/v1/mgmt/flow/runs/{run_id}"), None, Some(&auth()));
+    server.stop();
+
+    let logged = std::fs::read_to_string(&log).expect("read the log");
+    assert!(logged.contains("Created connector instance"), "the log was captured: {logged}");
+    for secret in [TOKEN, "hmac-never-shown"] {
+        assert!(!logged.contains(secret), "secret in the log");
+        assert!(!detail.to_string().contains(secret), "secret in the run trace: {detail}");
+    }
+}

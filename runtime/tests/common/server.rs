@@ -25,6 +25,19 @@ impl Server {
 
     /// Starts a server like [`Server::start`] with extra environment variables.
     pub fn start_with_env(data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::spawn(data_dir, env, Stdio::inherit())
+    }
+
+    /// Starts a server like [`Server::start_with_env`] that logs at debug
+    /// level into `log_file`, for tests that search the log.
+    pub fn start_logging_to(data_dir: &Path, env: &[(&str, &str)], log_file: &Path) -> Self {
+        let file = std::fs::File::create(log_file).expect("create the log file");
+        let mut env = env.to_vec();
+        env.push(("SLUICE_LOG", "debug"));
+        Self::spawn(data_dir, &env, Stdio::from(file))
+    }
+
+    fn spawn(data_dir: &Path, env: &[(&str, &str)], stderr: Stdio) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
@@ -36,7 +49,7 @@ impl Server {
             .env("SLUICE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("server-cache"))
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("sluice serve starts");
         let stdout = child.stdout.take().expect("stdout is piped");
