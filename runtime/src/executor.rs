@@ -376,7 +376,7 @@ impl Runtime {
                     Err(failure)
                         if attempts < max_attempts(step) && should_retry(step, failure) =>
                     {
-                        let backoff = retry_backoff(step, attempts);
+                        let backoff = retry_backoff(step, attempts).max(retry_after(failure));
                         tracing::info!(attempt = attempts, error = %failure, backoff_ms = backoff.as_millis(), "Retrying step");
                         std::thread::sleep(backoff);
                     }
@@ -557,6 +557,25 @@ fn retry_backoff(step: &CompiledStep, attempts_made: u32) -> Duration {
     Duration::from_millis(base.saturating_mul(factor).min(60_000))
 }
 
+/// Longest wait that a `Retry-After` in a step error can ask for.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// Returns the wait that an upstream failure asks for with
+/// `Retry-After: <seconds>` in its message, as `builtin:http` writes it for
+/// a 429 or 503 response, capped at [`MAX_RETRY_AFTER`]; zero otherwise.
+fn retry_after(failure: &StepFailure) -> Duration {
+    if failure.kind != ErrorKind::UpstreamFailure {
+        return Duration::ZERO;
+    }
+    let Some((_, rest)) = failure.message.split_once("Retry-After: ") else {
+        return Duration::ZERO;
+    };
+    let seconds: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    seconds
+        .parse::<u64>()
+        .map_or(Duration::ZERO, |seconds| Duration::from_secs(seconds).min(MAX_RETRY_AFTER))
+}
+
 fn micros(duration: Duration) -> u64 {
     u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }
@@ -684,5 +703,22 @@ impl<'a> RunState<'a> {
             trace: self.trace,
             duration_us,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_read_from_upstream_failures() {
+        let limited = StepFailure::new(ErrorKind::UpstreamFailure, "/x returned status 429 (Retry-After: 7): slow down");
+        assert_eq!(retry_after(&limited), Duration::from_secs(7));
+        let huge = StepFailure::new(ErrorKind::UpstreamFailure, "status 503 (Retry-After: 86400)");
+        assert_eq!(retry_after(&huge), MAX_RETRY_AFTER);
+        let date = StepFailure::new(ErrorKind::UpstreamFailure, "status 429 (Retry-After: Wed, 21 Oct 2026 07:28:00 GMT)");
+        assert_eq!(retry_after(&date), Duration::ZERO, "an HTTP date is not a number of seconds");
+        let other = StepFailure::new(ErrorKind::Timeout, "Retry-After: 7");
+        assert_eq!(retry_after(&other), Duration::ZERO);
     }
 }

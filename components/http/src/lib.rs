@@ -21,7 +21,8 @@
 //! `"headers"` when `includeHeaders` is set. The body is parsed JSON when the
 //! response says it is JSON, and text otherwise. A status of 400 or more is a
 //! step error (`upstream-failure`) naming the status, unless `failOnStatus`
-//! is false; a 429 error carries the `Retry-After` value.
+//! is false. For a 429 or 503 with `Retry-After`, the error message carries
+//! `Retry-After: <value>`, and a step retry waits at least that many seconds.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -214,7 +215,7 @@ pub fn into_result(config: &Config, response: &Response) -> Result<Value, StepEr
         let detail = String::from_utf8_lossy(&response.body);
         let detail: String = detail.chars().take(200).collect();
         let mut message = format!("{} returned status {}", config.path, response.status);
-        if response.status == 429
+        if (response.status == 429 || response.status == 503)
             && let Some(retry_after) = response.header("retry-after")
         {
             message.push_str(&format!(" (Retry-After: {retry_after})"));
