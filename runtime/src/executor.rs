@@ -362,6 +362,9 @@ impl Runtime {
         let result = if let Some(failure) = binding_failure {
             attempts = 1;
             Err(failure)
+        } else if step.kind == StepKind::Connector && runs_detached(&config) && self.detach(&component, &config, &limits, &host) {
+            attempts = 1;
+            Ok(StepOutput::Connector(json!({ "async": true })))
         } else {
             loop {
                 attempts += 1;
@@ -433,6 +436,43 @@ impl Runtime {
                 ),
             }),
         }
+    }
+
+    /// Starts a connector step on its own thread and returns whether it did.
+    /// The run goes on at once and the step's outcome is only logged. When
+    /// [`MAX_DETACHED_STEPS`] are already running, this returns false and
+    /// the step runs in line, which bounds the threads a flood of runs makes.
+    fn detach(&self, component: &Arc<crate::engine::LoadedComponent>, config: &str, limits: &StepLimits, host: &HostContext) -> bool {
+        use std::sync::atomic::Ordering;
+        if DETACHED_STEPS.fetch_add(1, Ordering::SeqCst) >= MAX_DETACHED_STEPS {
+            DETACHED_STEPS.fetch_sub(1, Ordering::SeqCst);
+            return false;
+        }
+        let engine = Arc::clone(&self.engine);
+        let component = Arc::clone(component);
+        // The component gets its config without the host's `async` key.
+        let config = match serde_json::from_str::<Value>(config) {
+            Ok(Value::Object(mut map)) => {
+                map.remove("async");
+                Value::Object(map).to_string()
+            }
+            _ => config.to_owned(),
+        };
+        let (limits, host) = (*limits, host.clone());
+        let spawned = std::thread::Builder::new().name("sluice-detached-step".to_owned()).spawn(move || {
+            let step_id = host.step_id.clone();
+            let run_id = host.run_id.clone();
+            match engine.run_step(&component, config, String::new(), &limits, host) {
+                Ok(_) => tracing::debug!(step.id = %step_id, run.id = %run_id, "Detached connector step finished"),
+                Err(failure) => tracing::warn!(step.id = %step_id, run.id = %run_id, error = %failure, "Detached connector step failed"),
+            }
+            DETACHED_STEPS.fetch_sub(1, Ordering::SeqCst);
+        });
+        if spawned.is_err() {
+            DETACHED_STEPS.fetch_sub(1, Ordering::SeqCst);
+            return false;
+        }
+        true
     }
 
     /// Returns the binding of a connector step: its instance's settings,
@@ -555,6 +595,18 @@ fn retry_backoff(step: &CompiledStep, attempts_made: u32) -> Duration {
     let base = step.retry.as_ref().map_or(0, |policy| policy.backoff_ms);
     let factor = 1u64 << attempts_made.saturating_sub(1).min(16);
     Duration::from_millis(base.saturating_mul(factor).min(60_000))
+}
+
+/// Connector steps that may run detached at once; more run in line.
+const MAX_DETACHED_STEPS: usize = 64;
+
+/// Detached connector steps now running, across runtimes.
+static DETACHED_STEPS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Returns whether a connector step's rendered config asks to run without
+/// waiting for its result: `"async": true`.
+fn runs_detached(config: &str) -> bool {
+    serde_json::from_str::<Value>(config).is_ok_and(|config| config["async"] == Value::Bool(true))
 }
 
 /// Longest wait that a `Retry-After` in a step error can ask for.

@@ -521,3 +521,19 @@ fn oauth2_token_is_fetched_once_and_sent() {
     assert_eq!(kind, "upstream-failure", "{message}");
     assert!(message.contains("/token") && message.contains("invalid_client"), "{message}");
 }
+
+#[test]
+fn async_step_does_not_wait_for_the_response() {
+    let receiver = Receiver::default();
+    let base = start_receiver(receiver.clone());
+    let setup = setup(&["127.0.0.1/32"]);
+    add_instance(&setup, "receiver", "builtin:http", &base, &[]);
+    let report = run(&setup, json!({ "config": { "path": "/slow", "async": true, "timeoutMs": 5000 } }));
+    assert_eq!(report.output["result"], json!({ "async": true }), "{report:?}");
+    assert!(report.duration_us < 1_000_000, "the run did not wait for the 3 s response: {} µs", report.duration_us);
+    let started = std::time::Instant::now();
+    while receiver.seen().is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(10), "the detached request never arrived");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

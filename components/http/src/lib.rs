@@ -6,11 +6,13 @@
 //! ```json
 //! { "method": "POST", "path": "/v1/members", "query": {"source": "sluice"},
 //!   "headers": {"x-request-source": "sluice"}, "body": {"email": "{{user.email}}"},
-//!   "timeoutMs": 5000, "includeHeaders": false, "failOnStatus": true,
+//!   "timeoutMs": 5000, "includeHeaders": false, "failOnStatus": true, "async": false,
 //!   "hmac": {"header": "x-signature", "secret": "hmacSecret", "prefix": "sha256="} }
 //! ```
 //!
-//! Only `path` is required; `method` defaults to `GET`, or `POST` when a
+//! `"async": true` is read by the host, for every connector: the flow goes
+//! on at once with `{"async": true}` as the result, the request runs on its
+//! own, and its outcome is only logged. Only `path` is required; `method` defaults to `GET`, or `POST` when a
 //! body is set. A JSON `body` is sent as JSON, a string body as text. The
 //! host adds the instance's default headers and authentication, so the
 //! component never sees those secrets. With `hmac`, the body is signed with
