@@ -248,3 +248,47 @@ fn secrets_stay_out_of_logs_and_traces() {
         assert!(!detail.to_string().contains(secret), "secret in the run trace: {detail}");
     }
 }
+
+#[test]
+fn invite_follow_up_sends_email_to_invited_user() {
+    let (api, received) = start_webhook();
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let server = Server::start_with_env(dir.path(), &[("SLUICE_EGRESS_ALLOWED_PRIVATE", "[\"127.0.0.1/32\"]")]);
+    let (status, body) = server.post(
+        "/v1/mgmt/connector/create",
+        json!({ "name": "invite-mailer", "component": "builtin:email-gateway", "baseUrl": api,
+                "config": { "from": "no-reply@example.test" } }),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, created) = server.post(
+        "/v1/mgmt/user/create",
+        json!({ "loginId": "lin@example.test", "email": "lin@example.test", "name": "Lin", "invite": true }),
+    );
+    assert_eq!(status, 200, "{created}");
+    let user_id = created["user"]["userId"].as_str().expect("user id").to_owned();
+    let status_now = created["user"]["status"].as_str().unwrap_or_default().to_owned();
+    if status_now != "invited" {
+        let (status, body) =
+            server.post("/v1/mgmt/user/update/status", json!({ "loginId": "lin@example.test", "status": "invited" }));
+        assert_eq!(status, 200, "{body}");
+    }
+
+    let (status, body) = server.post(
+        "/v1/mgmt/audit/event",
+        json!({ "action": "InviteReminderDue", "type": "info", "actorId": "scheduler", "tenantId": "", "userId": user_id }),
+    );
+    assert_eq!(status, 200, "{body}");
+    let started = Instant::now();
+    let email = loop {
+        if let Some(email) = received.lock().expect("lock").first().cloned() {
+            break email;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "no email reached the API");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(email["to"], json!(["lin@example.test"]));
+    assert_eq!(email["from"], "no-reply@example.test");
+    assert_eq!(email["tag"], "invite-follow-up");
+    assert!(email["text"].as_str().is_some_and(|text| text.starts_with("Hi Lin")), "{email}");
+    server.stop();
+}
