@@ -118,6 +118,18 @@ fn published_connector_runs_in_deployed_flow() {
         "{message}"
     );
 
+    // An instance may use the published connector; an unknown one is refused.
+    let (status, body) = server.post(
+        "/v1/mgmt/connector/create",
+        json!({ "name": "fetcher", "component": "acme/fetch@1.0.0", "baseUrl": base }),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = server.post(
+        "/v1/mgmt/connector/create",
+        json!({ "name": "elsewhere", "component": "other/none@1.0.0", "baseUrl": base }),
+    );
+    assert_eq!(status, 400, "{body}");
+
     let (status, body) = server.post(
         "/v1/mgmt/component/delete",
         json!({ "reference": "acme/fetch@1.0.0" }),

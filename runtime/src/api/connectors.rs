@@ -18,6 +18,7 @@ use super::error::ApiError;
 use super::json::ApiJson;
 use super::{AppState, blocking};
 use crate::connectors::{ConnectorAuth, ConnectorInstance, ConnectorResolver, validate_instance};
+
 use crate::engine::World;
 use crate::store::{StoredConnector, now_millis};
 
@@ -62,16 +63,19 @@ fn shown(instance: &ConnectorInstance) -> Value {
     serde_json::to_value(instance).unwrap_or(Value::Null)
 }
 
-fn check_component(state: &AppState, reference: &str) -> Result<(), ApiError> {
-    match state.runtime().components().get(reference) {
-        Some(component) if component.world() == World::Connector => Ok(()),
+/// Checks that `reference` names a connector that the project's flows can
+/// run: a built-in one or one the project published.
+fn check_component(state: &AppState, project: &str, reference: &str) -> Result<(), ApiError> {
+    let world = state.runtime().catalog(project)?.world(reference);
+    match world {
+        Some(World::Connector) => Ok(()),
         Some(_) => Err(ApiError::invalid(format!(
             "`component` `{reference}` is not a connector: name a component of the connector world, such as \
              `builtin:http` or `builtin:slack-webhook`"
         ))),
         None => Err(ApiError::invalid(format!(
-            "`component` `{reference}` is not loaded on this host: use `builtin:http`, `builtin:slack-webhook`, \
-             `builtin:email-gateway` or a published connector"
+            "`component` `{reference}` is neither built in nor published in this project: use `builtin:http`, \
+             `builtin:slack-webhook`, `builtin:email-gateway` or publish the connector first"
         ))),
     }
 }
@@ -101,7 +105,7 @@ async fn create_connector(
         .component
         .ok_or_else(|| ApiError::missing("component"))?;
     let base_url = body.base_url.ok_or_else(|| ApiError::missing("baseUrl"))?;
-    check_component(&state, &component)?;
+    check_component(&state, &caller.project, &component)?;
     let mut secrets = BTreeMap::new();
     for (secret, value) in body.secrets {
         let value = value.ok_or_else(|| {
@@ -150,7 +154,7 @@ async fn update_connector(
         .filter(|name| !name.is_empty())
         .ok_or_else(|| ApiError::missing("name"))?;
     if let Some(component) = &body.component {
-        check_component(&state, component)?;
+        check_component(&state, &caller.project, component)?;
     }
     let backend = state.backend();
     let project = caller.project.clone();
