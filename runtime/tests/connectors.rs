@@ -70,24 +70,7 @@ fn start_receiver(receiver: Receiver) -> String {
         .route("/signed", post(signed))
         .route("/token", post(token))
         .with_state(receiver);
-    let (ready, address) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("receiver runtime");
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            ready
-                .send(listener.local_addr().expect("address"))
-                .expect("send address");
-            axum::serve(listener, app).await.expect("receiver serves");
-        });
-    });
-    format!("http://{}", address.recv().expect("receiver address"))
+    common::serve_on_loopback(app)
 }
 
 async fn ok(State(receiver): State<Receiver>, headers: HeaderMap, body: Bytes) -> Response {

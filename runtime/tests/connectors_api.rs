@@ -33,26 +33,7 @@ fn start_webhook() -> (String, Arc<Mutex<Vec<Value>>>) {
             ),
         )
         .with_state(Arc::clone(&received));
-    let (ready, address) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            ready
-                .send(listener.local_addr().expect("address"))
-                .expect("send");
-            axum::serve(listener, app).await.expect("serve");
-        });
-    });
-    (
-        format!("http://{}/hook", address.recv().expect("address")),
-        received,
-    )
+    (format!("{}/hook", common::serve_on_loopback(app)), received)
 }
 
 #[test]

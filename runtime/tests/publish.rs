@@ -18,23 +18,7 @@ fn start_receiver() -> String {
         "/ok",
         get(|| async { axum::Json(json!({ "from": "receiver" })) }),
     );
-    let (ready, address) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            ready
-                .send(listener.local_addr().expect("address"))
-                .expect("send");
-            axum::serve(listener, app).await.expect("serve");
-        });
-    });
-    format!("http://{}", address.recv().expect("address"))
+    common::serve_on_loopback(app)
 }
 
 /// Runs `sluice component publish` and returns the exit code and output.

@@ -59,3 +59,23 @@ pub fn repo_root() -> PathBuf {
         .expect("runtime/ is inside the repository")
         .to_path_buf()
 }
+
+/// Serves `app` on a free port of 127.0.0.1 from a thread of its own and
+/// returns the base URL, such as `http://127.0.0.1:40123`. The server runs
+/// until the test process exits.
+pub fn serve_on_loopback(app: axum::Router) -> String {
+    let (ready, address) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("test server runtime");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+            ready.send(listener.local_addr().expect("local address")).expect("send the address");
+            axum::serve(listener, app).await.expect("test server serves");
+        });
+    });
+    format!("http://{}", address.recv().expect("test server address"))
+}
