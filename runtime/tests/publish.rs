@@ -166,6 +166,7 @@ fn bad_publications_are_rejected_with_the_reason() {
     let (code, output) = publish(&server, &not_wasm, &fine);
     assert_eq!(code, 1, "{output}");
     assert!(output.contains("invalid `wasm`"), "{output}");
+    assert!(output.contains("magic") && !output.trim_end().ends_with('['), "the whole compiler message: {output}");
 
     let bad_manifest = write_manifest(
         dir.path(),

@@ -240,12 +240,7 @@ impl Engine {
         let compile = || {
             Component::new(&self.inner, bytes).map_err(|err| LoadError::Invalid {
                 reference: reference.to_owned(),
-                // The first line only: wasmtime follows it with a byte dump.
-                reason: format!("{err:#}")
-                    .lines()
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned(),
+                reason: one_line(&format!("{err:#}"), MAX_LOAD_REASON_CHARS),
             })
         };
         let component = match &self.cache {
@@ -538,6 +533,22 @@ fn guest_failure(error: StepError, state: &StepState, memory_limit_bytes: usize)
         StepError::UpstreamFailure(m) => StepFailure::new(ErrorKind::UpstreamFailure, m),
         StepError::Internal(m) => StepFailure::new(ErrorKind::Internal, m),
     }
+}
+
+/// Longest compiler message kept in a [`LoadError`], in characters.
+const MAX_LOAD_REASON_CHARS: usize = 300;
+
+/// Joins a multi-line message into one line and cuts it at `max` characters.
+/// wasmtime spreads some messages, such as a bad magic number with its
+/// expected and actual bytes, over several lines.
+fn one_line(message: &str, max: usize) -> String {
+    let joined = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    if joined.chars().count() <= max {
+        return joined;
+    }
+    let mut cut: String = joined.chars().take(max).collect();
+    cut.push('…');
+    cut
 }
 
 /// Returns the name of a world as the WIT file spells it.
