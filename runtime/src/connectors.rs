@@ -1,11 +1,12 @@
 //! Connector instances: a connector component configured for one project
 //! with a base URL, authentication, default headers and secrets.
 //!
-//! A flow's connector step names an instance. At run time the instance
-//! becomes the step's [`ConnectorBinding`]: the component may reach the base
-//! URL's origin and nothing else, the host adds the default headers and the
-//! authentication to requests to that origin, and the component can read
-//! the instance's secrets and plain settings, and no other instance's.
+//! A flow's connector step names an instance, which becomes the step's
+//! [`ConnectorBinding`] at run time. The component may reach the base URL's
+//! origin, plus the origins a published component's manifest declares. The
+//! host adds the default headers and the authentication to requests to the
+//! base URL's origin only. The component can read the secrets and plain
+//! settings of its own instance, and of no other.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};

@@ -335,7 +335,15 @@ impl Runtime {
         };
         let manifest = published.as_ref().map(|published| &published.manifest);
         let limits = self.step_limits(step, manifest);
-        let config = serde_json::to_string(&step.config.render(&run.context)).unwrap_or_default();
+        let mut rendered = step.config.render(&run.context);
+        // `async` belongs to the host, so the component never sees it, also
+        // when the step runs in line because too many run detached.
+        let detached = step.kind == StepKind::Connector
+            && rendered
+                .as_object_mut()
+                .and_then(|config| config.remove("async"))
+                .is_some_and(|value| value == Value::Bool(true));
+        let config = serde_json::to_string(&rendered).unwrap_or_default();
         let context = if step.kind == StepKind::Connector {
             String::new()
         } else {
@@ -362,7 +370,7 @@ impl Runtime {
         let result = if let Some(failure) = binding_failure {
             attempts = 1;
             Err(failure)
-        } else if step.kind == StepKind::Connector && runs_detached(&config) && self.detach(&component, &config, &limits, &host) {
+        } else if detached && self.detach(&component, &config, &limits, &host) {
             attempts = 1;
             Ok(StepOutput::Connector(json!({ "async": true })))
         } else {
@@ -450,15 +458,7 @@ impl Runtime {
         }
         let engine = Arc::clone(&self.engine);
         let component = Arc::clone(component);
-        // The component gets its config without the host's `async` key.
-        let config = match serde_json::from_str::<Value>(config) {
-            Ok(Value::Object(mut map)) => {
-                map.remove("async");
-                Value::Object(map).to_string()
-            }
-            _ => config.to_owned(),
-        };
-        let (limits, host) = (*limits, host.clone());
+        let (config, limits, host) = (config.to_owned(), *limits, host.clone());
         let spawned = std::thread::Builder::new().name("sluice-detached-step".to_owned()).spawn(move || {
             let step_id = host.step_id.clone();
             let run_id = host.run_id.clone();
@@ -603,16 +603,10 @@ const MAX_DETACHED_STEPS: usize = 64;
 /// Detached connector steps now running, across runtimes.
 static DETACHED_STEPS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-/// Returns whether a connector step's rendered config asks to run without
-/// waiting for its result: `"async": true`.
-fn runs_detached(config: &str) -> bool {
-    serde_json::from_str::<Value>(config).is_ok_and(|config| config["async"] == Value::Bool(true))
-}
-
-/// Longest wait that a `Retry-After` in a step error can ask for.
+/// Maximum wait that a `Retry-After` in a step error can set.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
-/// Returns the wait that an upstream failure asks for with
+/// Returns the wait that an upstream failure requests with
 /// `Retry-After: <seconds>` in its message, as `builtin:http` writes it for
 /// a 429 or 503 response, capped at [`MAX_RETRY_AFTER`]; zero otherwise.
 fn retry_after(failure: &StepFailure) -> Duration {

@@ -16,7 +16,7 @@ use crate::engine::{Engine, LoadedComponent};
 use crate::registry::ComponentRegistry;
 use crate::store::{ComponentStore, StoreError};
 
-/// What a publisher declares about a component.
+/// A publisher's declarations about a component: identity, world, egress and limits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub struct ComponentManifest {

@@ -225,7 +225,7 @@ impl Shared {
             )
         });
         if let Some(reason) = &dead_reason {
-            tracing::warn!(project.id = %event.project_id, flow.id = %flow.flow_id, reason = %reason, "Triggered run refused");
+            tracing::warn!(project.id = %event.project_id, flow.id = %flow.flow_id, reason = %reason, "Triggered run rejected at the chain depth limit");
         }
         NewTriggeredRun {
             run_id: uuid::Uuid::new_v4().simple().to_string(),

@@ -116,7 +116,7 @@ async fn redirect() -> Response {
         .into_response()
 }
 
-/// A token endpoint that accepts the client `sluice` with the secret `cs`.
+/// Issues tokens to the client `sluice` with the secret `cs`, as an OAuth2 token endpoint.
 async fn token(State(receiver): State<Receiver>, body: String) -> Response {
     let form: Vec<(String, String)> = body
         .split('&')
@@ -502,7 +502,8 @@ fn oauth2_token_is_fetched_once_and_sent() {
 
     let (kind, message) = error_of(&run(&setup, json!({ "connector": "wrong", "config": { "path": "/ok" } })));
     assert_eq!(kind, "upstream-failure", "{message}");
-    assert!(message.contains("/token") && message.contains("invalid_client"), "{message}");
+    assert!(message.contains("/token"), "{message}");
+    assert!(message.contains("invalid_client"), "{message}");
 }
 
 #[test]
@@ -519,4 +520,8 @@ fn async_step_does_not_wait_for_the_response() {
         assert!(started.elapsed() < Duration::from_secs(10), "the detached request never arrived");
         std::thread::sleep(Duration::from_millis(10));
     }
+
+    // `async` never reaches the component, which rejects unknown fields.
+    let in_line = run(&setup, json!({ "config": { "path": "/ok", "async": false } }));
+    assert_eq!(in_line.output["result"]["status"], 200, "{in_line:?}");
 }

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use common::server::{KEY, PROJECT, Server};
 
-/// Starts a receiver that answers `GET /ok` and returns its base URL.
+/// Starts a receiver that serves `GET /ok` and returns its base URL.
 fn start_receiver() -> String {
     let app = Router::new().route(
         "/ok",
@@ -166,7 +166,8 @@ fn bad_publications_are_rejected_with_the_reason() {
     let (code, output) = publish(&server, &not_wasm, &fine);
     assert_eq!(code, 1, "{output}");
     assert!(output.contains("invalid `wasm`"), "{output}");
-    assert!(output.contains("magic") && !output.trim_end().ends_with('['), "the whole compiler message: {output}");
+    assert!(output.contains("magic"), "{output}");
+    assert!(!output.trim_end().ends_with('['), "the whole compiler message: {output}");
 
     let bad_manifest = write_manifest(
         dir.path(),

@@ -16,7 +16,7 @@ pub struct EgressPolicy {
     /// Private, loopback and link-local networks that connectors may reach
     /// anyway, such as `127.0.0.1/32` for a receiver on the same machine.
     pub allowed_private: Vec<IpNet>,
-    /// Longest wait to connect, for the first response byte and between
+    /// Maximum wait to connect, for the first response byte and between
     /// response bytes. A shorter timeout the component sets wins.
     pub timeout: Duration,
     /// Largest response body a component may receive, in bytes.

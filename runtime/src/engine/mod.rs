@@ -535,7 +535,7 @@ fn guest_failure(error: StepError, state: &StepState, memory_limit_bytes: usize)
     }
 }
 
-/// Longest compiler message kept in a [`LoadError`], in characters.
+/// Maximum length of the compiler message kept in a [`LoadError`], in characters.
 const MAX_LOAD_REASON_CHARS: usize = 300;
 
 /// Joins a multi-line message into one line and cuts it at `max` characters.

@@ -37,7 +37,7 @@ pub struct ServerConfig {
     /// Delay before the first retry of a failed triggered run, in
     /// milliseconds; each further retry doubles it, up to five minutes.
     pub trigger_backoff_ms: u64,
-    /// Longest chain of runs started by events that earlier triggered runs recorded.
+    /// Maximum length of a chain of runs started by events that earlier triggered runs recorded.
     pub trigger_max_depth: u32,
     /// Days an audit event is kept; 0 keeps events forever.
     pub audit_retention_days: u64,
@@ -47,7 +47,7 @@ pub struct ServerConfig {
     /// Private, loopback or link-local networks (CIDR, such as
     /// `127.0.0.1/32`) that connectors may reach. Empty allows none.
     pub egress_allowed_private: Vec<String>,
-    /// Longest wait of a connector request to connect, for the first
+    /// Maximum wait of a connector request to connect, for the first
     /// response byte and between bytes, in milliseconds.
     pub egress_timeout_ms: u64,
     /// Largest response body a connector may receive, in bytes.

@@ -104,7 +104,7 @@ pub struct TriggeredRun {
     /// Unix milliseconds: when a queued run may next be claimed, or when a
     /// running run's claim expires.
     pub due: u64,
-    /// Why the last attempt failed, or why the run is dead.
+    /// Failure of the last attempt, or the reason the run is dead.
     pub last_error: Option<String>,
     /// Enqueue time in Unix milliseconds.
     pub created: u64,
@@ -119,12 +119,12 @@ pub enum AttemptOutcome {
     Retry {
         /// When the next attempt may start.
         due: u64,
-        /// Why the attempt failed.
+        /// Failure of the attempt.
         error: String,
     },
     /// The run failed for good and is kept as dead.
     Dead {
-        /// Why the run is dead.
+        /// Reason the run is dead.
         reason: String,
     },
 }

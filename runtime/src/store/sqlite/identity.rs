@@ -65,7 +65,7 @@ fn parse_status(text: &str) -> Result<UserStatus, StoreError> {
         .map_err(|_| StoreError::Backend(format!("stored user status `{text}` is not a known status")))
 }
 
-pub(super) fn parse_audit_type(text: &str) -> Result<AuditType, StoreError> {
+fn parse_audit_type(text: &str) -> Result<AuditType, StoreError> {
     serde_json::from_value(Value::from(text))
         .map_err(|_| StoreError::Backend(format!("stored audit type `{text}` is not a known type")))
 }
@@ -476,7 +476,7 @@ pub(super) fn register_functions(connection: &Connection) -> rusqlite::Result<()
 }
 
 /// Columns of an audit event, in the order [`audit_event_from_row`] reads them.
-const AUDIT_COLUMNS: &str =
+pub(super) const AUDIT_COLUMNS: &str =
     "event_id, action, audit_type, occurred, actor_id, user_id, external_ids, tenants, remote_address, data";
 
 /// The filter of an audit search as a `WHERE` clause that mirrors
@@ -569,7 +569,7 @@ impl<'a> AuditFilter<'a> {
 }
 
 /// Reads an audit event from a row of [`AUDIT_COLUMNS`].
-fn audit_event_from_row(project: &str, row: &Row<'_>) -> Result<AuditEvent, StoreError> {
+pub(super) fn audit_event_from_row(project: &str, row: &Row<'_>) -> Result<AuditEvent, StoreError> {
     const OPERATION: &str = "reading an audit event";
     let column = |index| row.get::<_, String>(index).map_err(backend(OPERATION));
     let optional = |index| row.get::<_, Option<String>>(index).map_err(backend(OPERATION));

@@ -2,62 +2,16 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::identity::parse_audit_type;
+use super::identity::{AUDIT_COLUMNS, audit_event_from_row};
 use super::records::{insert_run, update_run};
 use super::{SqliteStore, backend, from_json, to_json};
-use crate::model::AuditEvent;
 use crate::store::{
     AttemptOutcome, NewTriggeredRun, RunRecord, SequencedEvent, StoreError, TriggerQueue, TriggeredRun,
     TriggeredState,
 };
 
-/// Columns read by [`audit_event_from_row`], in its order.
-const AUDIT_COLUMNS: &str = "sequence, event_id, project, action, audit_type, occurred, actor_id, user_id, \
-                             external_ids, tenants, remote_address, data";
-
 /// Columns read by [`triggered_from_row`], in its order.
 const TRIGGERED_COLUMNS: &str = "run_id, project, flow_id, event, depth, state, attempts, due, last_error, created";
-
-/// The columns of an `audit_events` row as SQLite returns them.
-type AuditRow = (u64, String, String, String, String, u64, String, Option<String>, String, String, Option<String>, String);
-
-fn audit_row(row: &Row<'_>) -> rusqlite::Result<AuditRow> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-        row.get(9)?,
-        row.get(10)?,
-        row.get(11)?,
-    ))
-}
-
-fn audit_event_from_row(row: AuditRow) -> Result<SequencedEvent, StoreError> {
-    let (sequence, id, project, action, audit_type, occurred, actor_id, user_id, external_ids, tenants, remote_address, data) =
-        row;
-    Ok(SequencedEvent {
-        sequence,
-        event: AuditEvent {
-            id,
-            project_id: project,
-            action,
-            audit_type: parse_audit_type(&audit_type)?,
-            occurred,
-            actor_id,
-            user_id,
-            external_ids: from_json(&external_ids, "audit_events.external_ids")?,
-            tenants: from_json(&tenants, "audit_events.tenants")?,
-            remote_address,
-            data: from_json(&data, "audit_events.data")?,
-        },
-    })
-}
 
 /// The columns of a `triggered_runs` row as SQLite returns them.
 type TriggeredRow = (String, String, String, String, u32, String, u32, u64, Option<String>, u64);
@@ -120,16 +74,25 @@ impl TriggerQueue for SqliteStore {
     fn undispatched_events(&self, limit: u32) -> Result<Vec<SequencedEvent>, StoreError> {
         const OPERATION: &str = "reading audit events to dispatch";
         self.read(OPERATION, |connection| {
+            // The project and sequence follow the columns that
+            // `audit_event_from_row` reads, at indexes 10 and 11.
             let sql = format!(
-                "SELECT {AUDIT_COLUMNS} FROM audit_events
+                "SELECT {AUDIT_COLUMNS}, project, sequence FROM audit_events
                  WHERE sequence > (SELECT last_sequence FROM trigger_cursor WHERE id = 1)
                  ORDER BY sequence
                  LIMIT ?1"
             );
             let mut statement = connection.prepare_cached(&sql).map_err(backend(OPERATION))?;
-            let rows = statement.query_map(params![limit], audit_row).map_err(backend(OPERATION))?;
-            rows.map(|row| audit_event_from_row(row.map_err(backend(OPERATION))?))
-                .collect()
+            let mut rows = statement.query(params![limit]).map_err(backend(OPERATION))?;
+            let mut events = Vec::new();
+            while let Some(row) = rows.next().map_err(backend(OPERATION))? {
+                let project: String = row.get(10).map_err(backend(OPERATION))?;
+                events.push(SequencedEvent {
+                    sequence: row.get(11).map_err(backend(OPERATION))?,
+                    event: audit_event_from_row(&project, row)?,
+                });
+            }
+            Ok(events)
         })
     }
 
