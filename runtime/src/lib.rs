@@ -16,6 +16,7 @@ pub mod host;
 pub mod metrics;
 pub mod publish;
 pub mod model;
+pub mod oauth;
 pub mod registry;
 pub mod secrets;
 pub mod server;

@@ -1,0 +1,1024 @@
+//! Client ID Metadata Documents, from draft-ietf-oauth-client-id-metadata-document,
+//! which the MCP authorization specification of 2025-11-25 adopts. A client
+//! whose `client_id` is an HTTPS URL publishes its RFC 7591 client metadata
+//! at that URL. The authorization server fetches it in place of a
+//! registration.
+//!
+//! [`CimdResolver`] checks the URL, fetches the document with the host's
+//! [`EgressClient`] (so the egress policy's private-address rule, timeout
+//! and size cap apply), validates it, and caches the result per (project,
+//! MCP server, URL) by the response's cache headers.
+//!
+//! A host is approved when it equals an approved domain or is a subdomain of
+//! one (label by label, so `example.com` approves `mcp.example.com` but not
+//! `badexample.com`). An IP address host is approved only by the same
+//! address written as a domain entry.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sha2::{Digest as _, Sha256};
+use tokio::sync::OnceCell;
+
+use super::cimd_cache::{CacheBounds, ExpiringMap, cache_lifetime};
+use crate::engine::{EgressClient, EgressError};
+
+/// Largest document accepted by default, in bytes. The draft recommends
+/// that authorization servers cap documents at 5 KB.
+pub const DEFAULT_MAX_DOCUMENT_BYTES: u64 = 5 * 1024;
+
+/// Maximum length of a `client_id` URL or a redirect URI, in bytes.
+pub const MAX_URL_BYTES: usize = 2048;
+
+/// Maximum number of redirect URIs in a document.
+pub const MAX_REDIRECT_URIS: usize = 100;
+
+/// Error of resolving a `client_id` URL to a client. Every message names
+/// the URL and the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CimdError {
+    /// The MCP server does not accept Client ID Metadata Documents.
+    #[error(
+        "client_id {url:?} is a Client ID Metadata Document URL, but this MCP server does not accept them; \
+         register the client, or turn on `clientIdMetadataDocuments` in the server's registration settings"
+    )]
+    Disabled {
+        /// The `client_id`.
+        url: String,
+    },
+    /// The URL breaks the draft's rules for client identifier URLs.
+    #[error("client_id {url:?} is not a valid Client ID Metadata Document URL: {reason}")]
+    InvalidUrl {
+        /// The `client_id`.
+        url: String,
+        /// The broken rule and the fix.
+        reason: String,
+    },
+    /// The URL's host is not under an approved domain of the MCP server.
+    #[error(
+        "client_id {url:?} is on the host {host:?}, which is not under an approved CIMD domain of this \
+         MCP server; add the domain to the server's `approvedCimdDomains` to accept it"
+    )]
+    DomainNotApproved {
+        /// The `client_id`.
+        url: String,
+        /// The URL's host.
+        host: String,
+    },
+    /// The document could not be fetched, or the response is not a document.
+    #[error("fetching the Client ID Metadata Document {url} failed: {reason}")]
+    FetchFailed {
+        /// The `client_id`.
+        url: String,
+        /// The failure.
+        reason: String,
+    },
+    /// The document was fetched but its content is not valid client metadata.
+    #[error("the Client ID Metadata Document {url} is invalid: {reason}")]
+    InvalidDocument {
+        /// The `client_id`.
+        url: String,
+        /// The invalid field and the rule it breaks.
+        reason: String,
+    },
+}
+
+/// A client described by a valid Client ID Metadata Document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CimdClient {
+    /// The document's URL, equal to its `client_id`.
+    pub client_id: String,
+    /// Redirect URIs the client may use, compared exactly.
+    pub redirect_uris: Vec<String>,
+    /// `none` or `private_key_jwt`; `none` when the document leaves it out.
+    pub token_endpoint_auth_method: String,
+    /// OAuth grant types; `["authorization_code"]` when left out.
+    pub grant_types: Vec<String>,
+    /// OAuth response types; `["code"]` when left out.
+    pub response_types: Vec<String>,
+    /// Human-readable name, if the document gives one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
+    /// The whole document as fetched.
+    pub metadata: Map<String, Value>,
+    /// Time of the fetch in milliseconds since the Unix epoch.
+    pub fetched: u64,
+}
+
+/// Settings of the resolver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CimdSettings {
+    /// Largest document accepted, in bytes; the egress policy's
+    /// `max_response_bytes` caps it as well.
+    pub max_document_bytes: u64,
+    /// Bounds on how long a valid document is reused.
+    pub cache: CacheBounds,
+    /// How long a failed resolution is remembered before the next fetch.
+    pub failure_ttl: Duration,
+    /// Maximum number of cached resolutions, valid and failed together.
+    pub max_entries: usize,
+}
+
+impl Default for CimdSettings {
+    fn default() -> Self {
+        Self {
+            max_document_bytes: DEFAULT_MAX_DOCUMENT_BYTES,
+            cache: CacheBounds {
+                min_ttl: Duration::from_secs(60),
+                max_ttl: Duration::from_secs(24 * 60 * 60),
+                default_ttl: Duration::from_secs(5 * 60),
+            },
+            failure_ttl: Duration::from_secs(10),
+            max_entries: 10_000,
+        }
+    }
+}
+
+/// The Client ID Metadata Document settings of one MCP server.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerCimdPolicy<'a> {
+    /// Whether the server accepts documents at all.
+    pub enabled: bool,
+    /// Domains whose hosts (the domain and its subdomains) may serve them.
+    pub approved_domains: &'a [String],
+}
+
+/// A fetch that the resolver made, for audit records. Cache hits make none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResolutionEvent {
+    /// A valid document was fetched.
+    Resolved {
+        /// Project id.
+        project: String,
+        /// MCP server id.
+        server: String,
+        /// The `client_id` URL.
+        client_id: String,
+        /// Whether the resolver had not seen this document before, for this
+        /// server: the first fetch since the server started, or content
+        /// that changed since the last fetch.
+        new_document: bool,
+    },
+    /// The fetch or the validation failed.
+    Failed {
+        /// Project id.
+        project: String,
+        /// MCP server id.
+        server: String,
+        /// The `client_id` URL.
+        client_id: String,
+        /// The error message.
+        reason: String,
+    },
+}
+
+/// Receives every [`ResolutionEvent`].
+pub type ResolutionObserver = Arc<dyn Fn(ResolutionEvent) + Send + Sync>;
+
+type CacheKey = (String, String, String);
+type Outcome = Result<Arc<CimdClient>, CimdError>;
+
+/// Resolves `client_id` URLs to clients, with a shared cache.
+pub struct CimdResolver {
+    client: EgressClient,
+    settings: CimdSettings,
+    cache: Mutex<ExpiringMap<CacheKey, Outcome>>,
+    /// Fetches in progress, so concurrent resolutions of one URL share one.
+    in_flight: Mutex<HashMap<CacheKey, Arc<OnceCell<Outcome>>>>,
+    /// Digests of the last document fetched per key, to tell new documents
+    /// from refetched ones.
+    seen: Mutex<SeenDocuments>,
+    observer: Option<ResolutionObserver>,
+}
+
+impl std::fmt::Debug for CimdResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CimdResolver")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CimdResolver {
+    /// Creates a resolver that fetches with `client`.
+    pub fn new(client: EgressClient, settings: CimdSettings) -> Self {
+        Self {
+            client,
+            settings,
+            cache: Mutex::new(ExpiringMap::new(settings.max_entries)),
+            in_flight: Mutex::new(HashMap::new()),
+            seen: Mutex::new(SeenDocuments::new(settings.max_entries)),
+            observer: None,
+        }
+    }
+
+    /// Sets the function that receives an event for every fetch.
+    #[must_use]
+    pub fn with_observer(mut self, observer: ResolutionObserver) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Returns the client that the document at `client_id` describes, for
+    /// the MCP server `server` of `project` with the settings `policy`.
+    ///
+    /// A cached result is returned while it is fresh. A failure is cached
+    /// for [`CimdSettings::failure_ttl`]. A server that does not accept
+    /// documents, an invalid URL and a host that is not approved fail
+    /// without a fetch and are not cached.
+    ///
+    /// # Errors
+    ///
+    /// A [`CimdError`] that names the URL and the reason.
+    pub async fn resolve(
+        &self,
+        project: &str,
+        server: &str,
+        client_id: &str,
+        policy: ServerCimdPolicy<'_>,
+    ) -> Result<Arc<CimdClient>, CimdError> {
+        if !policy.enabled {
+            return Err(CimdError::Disabled {
+                url: client_id.to_owned(),
+            });
+        }
+        check_client_id_url(client_id, policy.approved_domains)?;
+        let key: CacheKey = (project.to_owned(), server.to_owned(), client_id.to_owned());
+        if let Some(outcome) = lock(&self.cache).get(&key, Instant::now()) {
+            return outcome;
+        }
+        let cell = Arc::clone(lock(&self.in_flight).entry(key.clone()).or_default());
+        let outcome = cell
+            .get_or_init(|| self.fetch_and_store(&key))
+            .await
+            .clone();
+        let mut in_flight = lock(&self.in_flight);
+        if in_flight
+            .get(&key)
+            .is_some_and(|current| Arc::ptr_eq(current, &cell))
+        {
+            in_flight.remove(&key);
+        }
+        outcome
+    }
+
+    /// Fetches and validates one document, caches the outcome and reports it.
+    async fn fetch_and_store(&self, key: &CacheKey) -> Outcome {
+        let (project, server, url) = key;
+        let fetched = self.fetch(url).await;
+        let now = Instant::now();
+        let (outcome, lifetime) = match fetched {
+            Ok((client, lifetime, digest)) => {
+                let new_document = lock(&self.seen).record(key, digest);
+                tracing::info!(project.id = %project, mcp.server.id = %server, client.id = %url, new_document, "Client ID Metadata Document fetched");
+                self.report(ResolutionEvent::Resolved {
+                    project: project.clone(),
+                    server: server.clone(),
+                    client_id: url.clone(),
+                    new_document,
+                });
+                (Ok(Arc::new(client)), lifetime)
+            }
+            Err(err) => {
+                tracing::warn!(project.id = %project, mcp.server.id = %server, client.id = %url, error = %err, "Client ID Metadata Document failed");
+                self.report(ResolutionEvent::Failed {
+                    project: project.clone(),
+                    server: server.clone(),
+                    client_id: url.clone(),
+                    reason: err.to_string(),
+                });
+                (Err(err), Some(self.settings.failure_ttl))
+            }
+        };
+        let mut cache = lock(&self.cache);
+        match lifetime.filter(|lifetime| !lifetime.is_zero()) {
+            Some(lifetime) => cache.insert(key.clone(), outcome.clone(), now + lifetime, now),
+            None => cache.remove(key),
+        }
+        outcome
+    }
+
+    fn report(&self, event: ResolutionEvent) {
+        if let Some(observer) = &self.observer {
+            observer(event);
+        }
+    }
+
+    /// Fetches the document at `url` and returns the client, how long it may
+    /// be cached (`None`: not at all) and the digest of the body.
+    async fn fetch(
+        &self,
+        url: &str,
+    ) -> Result<(CimdClient, Option<Duration>, [u8; 32]), CimdError> {
+        let failed = |reason: String| CimdError::FetchFailed {
+            url: url.to_owned(),
+            reason,
+        };
+        let response = self
+            .client
+            .get(url, "application/json", self.settings.max_document_bytes)
+            .await
+            .map_err(|err| match err {
+                EgressError::TooLarge(limit) => failed(format!(
+                    "the document is larger than {limit} bytes; keep Client ID Metadata Documents small"
+                )),
+                other => failed(other.to_string()),
+            })?;
+        if response.status.is_redirection() {
+            return Err(failed(format!(
+                "the server answered {} with a redirect, which is not followed; serve the document at its \
+                 client_id URL with status 200",
+                response.status
+            )));
+        }
+        if response.status != http::StatusCode::OK {
+            return Err(failed(format!(
+                "the server answered {}; serve the document with status 200",
+                response.status
+            )));
+        }
+        let content_type = response
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("");
+        if !is_json_media_type(content_type) {
+            return Err(failed(format!(
+                "the content type is {content_type:?}; serve the document as application/json"
+            )));
+        }
+        let document: Value =
+            serde_json::from_slice(&response.body).map_err(|err| CimdError::InvalidDocument {
+                url: url.to_owned(),
+                reason: format!("the body is not valid JSON: {err}"),
+            })?;
+        let client = validate_document(url, document, unix_millis())?;
+        let lifetime = cache_lifetime(&response.headers, SystemTime::now(), self.settings.cache);
+        Ok((client, lifetime, Sha256::digest(&response.body).into()))
+    }
+}
+
+/// Returns whether a `client_id` is meant as a Client ID Metadata Document
+/// URL rather than an id from a registration: it has a URL scheme.
+pub fn is_metadata_document_url(client_id: &str) -> bool {
+    client_id.contains("://")
+}
+
+/// Checks a `client_id` URL against the draft's rules and the approved
+/// domains: `https` scheme, a path other than `/` without `.` or `..`
+/// segments, no fragment, no user name or password, and a host equal to or
+/// under an approved domain.
+///
+/// # Errors
+///
+/// [`CimdError::InvalidUrl`] or [`CimdError::DomainNotApproved`].
+pub fn check_client_id_url(url: &str, approved_domains: &[String]) -> Result<(), CimdError> {
+    let invalid = |reason: &str| CimdError::InvalidUrl {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    if url.len() > MAX_URL_BYTES {
+        return Err(invalid(&format!("it is longer than {MAX_URL_BYTES} bytes")));
+    }
+    let Some(rest) = url.strip_prefix("https://") else {
+        return Err(invalid(
+            "it must use the https scheme, such as \"https://app.example.com/oauth/client.json\"",
+        ));
+    };
+    if url.contains('#') {
+        return Err(invalid("it must not contain a fragment (`#...`)"));
+    }
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path_and_query) = rest.split_at(authority_end);
+    if authority.contains('@') {
+        return Err(invalid("it must not contain a user name or password"));
+    }
+    let path = path_and_query.split('?').next().unwrap_or("");
+    if path.is_empty() || path == "/" {
+        return Err(invalid(
+            "it must have a path, such as \"https://app.example.com/oauth/client.json\"",
+        ));
+    }
+    if path.split('/').any(|segment| {
+        segment == "."
+            || segment == ".."
+            || segment.eq_ignore_ascii_case("%2e")
+            || segment.eq_ignore_ascii_case("%2e%2e")
+    }) {
+        return Err(invalid("its path must not contain `.` or `..` segments"));
+    }
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|err| invalid(&format!("it is not a valid URL: {err}")))?;
+    let host = uri
+        .host()
+        .filter(|host| !host.is_empty())
+        .ok_or_else(|| invalid("it has no host"))?
+        .to_ascii_lowercase();
+    if !host_approved(&host, approved_domains) {
+        return Err(CimdError::DomainNotApproved {
+            url: url.to_owned(),
+            host,
+        });
+    }
+    Ok(())
+}
+
+/// Returns whether `host` equals an approved domain or is under one.
+fn host_approved(host: &str, approved_domains: &[String]) -> bool {
+    let host = host.trim_end_matches('.');
+    let is_address = host.starts_with('[') || host.parse::<std::net::IpAddr>().is_ok();
+    approved_domains.iter().any(|domain| {
+        let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+        if domain.is_empty() {
+            return false;
+        }
+        if host == domain {
+            return true;
+        }
+        !is_address
+            && host
+                .strip_suffix(domain.as_str())
+                .is_some_and(|subdomain| subdomain.len() > 1 && subdomain.ends_with('.'))
+    })
+}
+
+/// Returns whether a `Content-Type` value is JSON: `application/json` or an
+/// `application/*+json` type, with any parameters.
+fn is_json_media_type(content_type: &str) -> bool {
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    media_type == "application/json"
+        || (media_type.starts_with("application/") && media_type.ends_with("+json"))
+}
+
+/// Validates a document fetched from `url` and returns its client.
+///
+/// The document must be a JSON object whose `client_id` equals `url`
+/// exactly, and it must not contain a client secret. Its
+/// `token_endpoint_auth_method` is `none` (the default) or `private_key_jwt`,
+/// which needs `jwks` or an https `jwks_uri`. It lists one or more valid
+/// `redirect_uris`. Its `response_types` may contain only `code`, and its
+/// `grant_types` only `authorization_code`, `refresh_token` and, with
+/// `private_key_jwt`, `client_credentials`. Optional text fields must be
+/// strings, and optional URLs https.
+///
+/// # Errors
+///
+/// [`CimdError::InvalidDocument`] naming the first invalid field.
+pub fn validate_document(
+    url: &str,
+    document: Value,
+    fetched: u64,
+) -> Result<CimdClient, CimdError> {
+    let invalid = |reason: String| CimdError::InvalidDocument {
+        url: url.to_owned(),
+        reason,
+    };
+    let Value::Object(metadata) = document else {
+        return Err(invalid("the document is not a JSON object".to_owned()));
+    };
+    match metadata.get("client_id") {
+        Some(Value::String(client_id)) if client_id == url => {}
+        Some(Value::String(client_id)) => {
+            return Err(invalid(format!(
+                "its `client_id` {client_id:?} differs from the URL it was fetched from; they must be equal, \
+                 character for character"
+            )));
+        }
+        Some(_) => return Err(invalid("`client_id` is not a string".to_owned())),
+        None => {
+            return Err(invalid(
+                "`client_id` is missing; set it to the document's URL".to_owned(),
+            ));
+        }
+    }
+    for field in ["client_secret", "client_secret_expires_at"] {
+        if metadata.contains_key(field) {
+            return Err(invalid(format!(
+                "it contains `{field}`; a published document must not carry a client secret"
+            )));
+        }
+    }
+
+    let auth_method = optional_string(&metadata, "token_endpoint_auth_method").map_err(&invalid)?;
+    let auth_method = auth_method.unwrap_or_else(|| "none".to_owned());
+    match auth_method.as_str() {
+        "none" => {}
+        "private_key_jwt" => {
+            let jwks_uri = optional_string(&metadata, "jwks_uri").map_err(&invalid)?;
+            if let Some(jwks_uri) = &jwks_uri {
+                check_https_url("jwks_uri", jwks_uri).map_err(&invalid)?;
+            }
+            let has_jwks = matches!(metadata.get("jwks"), Some(Value::Object(_)));
+            if jwks_uri.is_none() && !has_jwks {
+                return Err(invalid(
+                    "`token_endpoint_auth_method` is `private_key_jwt` but the document has neither `jwks` \
+                     nor `jwks_uri`"
+                        .to_owned(),
+                ));
+            }
+        }
+        other => {
+            return Err(invalid(format!(
+                "`token_endpoint_auth_method` {other:?} is not allowed; use \"none\" or \"private_key_jwt\", \
+                 because a published document cannot hold a shared secret"
+            )));
+        }
+    }
+
+    let redirect_uris = string_list(&metadata, "redirect_uris").map_err(&invalid)?;
+    let Some(redirect_uris) = redirect_uris.filter(|uris| !uris.is_empty()) else {
+        return Err(invalid(
+            "`redirect_uris` is missing or empty; list the client's redirect URIs".to_owned(),
+        ));
+    };
+    if redirect_uris.len() > MAX_REDIRECT_URIS {
+        return Err(invalid(format!(
+            "`redirect_uris` has more than {MAX_REDIRECT_URIS} entries"
+        )));
+    }
+    for uri in &redirect_uris {
+        validate_redirect_uri(uri)
+            .map_err(|reason| invalid(format!("redirect URI {uri:?} is invalid: {reason}")))?;
+    }
+
+    let response_types = string_list(&metadata, "response_types")
+        .map_err(&invalid)?
+        .unwrap_or_else(|| vec!["code".to_owned()]);
+    if let Some(other) = response_types.iter().find(|kind| *kind != "code") {
+        return Err(invalid(format!(
+            "`response_types` contains {other:?}; only \"code\" is supported"
+        )));
+    }
+    let grant_types = string_list(&metadata, "grant_types")
+        .map_err(&invalid)?
+        .unwrap_or_else(|| vec!["authorization_code".to_owned()]);
+    for grant in &grant_types {
+        match grant.as_str() {
+            "authorization_code" | "refresh_token" => {}
+            "client_credentials" if auth_method == "private_key_jwt" => {}
+            "client_credentials" => {
+                return Err(invalid(
+                    "`grant_types` contains \"client_credentials\", which needs `token_endpoint_auth_method` \
+                     \"private_key_jwt\""
+                        .to_owned(),
+                ));
+            }
+            other => {
+                return Err(invalid(format!(
+                    "`grant_types` contains {other:?}; use \"authorization_code\", \"refresh_token\" or \
+                     \"client_credentials\""
+                )));
+            }
+        }
+    }
+    let uses_code = grant_types
+        .iter()
+        .any(|grant| grant == "authorization_code");
+    if uses_code != response_types.iter().any(|kind| kind == "code") {
+        return Err(invalid(
+            "`grant_types` and `response_types` disagree: \"authorization_code\" goes with the response type \
+             \"code\""
+                .to_owned(),
+        ));
+    }
+
+    let client_name = optional_string(&metadata, "client_name").map_err(&invalid)?;
+    for field in ["scope", "software_id", "software_version"] {
+        optional_string(&metadata, field).map_err(&invalid)?;
+    }
+    string_list(&metadata, "contacts").map_err(&invalid)?;
+    for field in ["client_uri", "logo_uri", "tos_uri", "policy_uri"] {
+        if let Some(value) = optional_string(&metadata, field).map_err(&invalid)? {
+            check_https_url(field, &value).map_err(&invalid)?;
+        }
+    }
+
+    Ok(CimdClient {
+        client_id: url.to_owned(),
+        redirect_uris,
+        token_endpoint_auth_method: auth_method,
+        grant_types,
+        response_types,
+        client_name,
+        metadata,
+        fetched,
+    })
+}
+
+/// Checks one redirect URI by the rules OAuth 2.1 and RFC 8252 set for
+/// public clients. It must be an absolute URI without a fragment or user
+/// information. Its scheme is `https`, or `http` on a loopback host
+/// (`localhost`, `127.0.0.1`, `[::1]`), or a private-use scheme in reverse
+/// domain form such as `com.example.app:/callback`.
+///
+/// # Errors
+///
+/// The broken rule, with the fix.
+pub fn validate_redirect_uri(uri: &str) -> Result<(), String> {
+    if uri.len() > MAX_URL_BYTES {
+        return Err(format!("it is longer than {MAX_URL_BYTES} bytes"));
+    }
+    let parsed =
+        url::Url::parse(uri).map_err(|err| format!("it is not an absolute URI ({err})"))?;
+    if parsed.fragment().is_some() {
+        return Err("it must not contain a fragment (`#...`)".to_owned());
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("it must not contain a user name or password".to_owned());
+    }
+    match parsed.scheme() {
+        "https" => {
+            if parsed.host_str().is_none_or(str::is_empty) {
+                return Err("it has no host".to_owned());
+            }
+            Ok(())
+        }
+        "http" => match parsed.host() {
+            Some(url::Host::Domain("localhost")) => Ok(()),
+            Some(url::Host::Ipv4(address)) if address.is_loopback() => Ok(()),
+            Some(url::Host::Ipv6(address)) if address.is_loopback() => Ok(()),
+            _ => Err("plain http is allowed only on a loopback host (localhost, 127.0.0.1 or [::1]); use https".to_owned()),
+        },
+        scheme if scheme.contains('.') => Ok(()),
+        scheme => Err(format!(
+            "the scheme {scheme:?} is not allowed; use https, http on a loopback host, or a private-use scheme \
+             in reverse domain form such as \"com.example.app\""
+        )),
+    }
+}
+
+/// Returns an optional string field, or an error when it has another type.
+fn optional_string(metadata: &Map<String, Value>, field: &str) -> Result<Option<String>, String> {
+    match metadata.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.clone())),
+        Some(_) => Err(format!("`{field}` is not a string")),
+    }
+}
+
+/// Returns an optional array of strings, or an error when it has another type.
+fn string_list(metadata: &Map<String, Value>, field: &str) -> Result<Option<Vec<String>>, String> {
+    match metadata.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| format!("`{field}` contains a value that is not a string"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(format!("`{field}` is not an array of strings")),
+    }
+}
+
+fn check_https_url(field: &str, value: &str) -> Result<(), String> {
+    match url::Url::parse(value) {
+        Ok(parsed) if parsed.scheme() == "https" && parsed.host_str().is_some() => Ok(()),
+        _ => Err(format!("`{field}` {value:?} is not an absolute https URL")),
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+/// Digests of the last document fetched per key, at most `capacity` of
+/// them; the oldest key is forgotten first.
+#[derive(Debug)]
+struct SeenDocuments {
+    digests: HashMap<CacheKey, [u8; 32]>,
+    order: VecDeque<CacheKey>,
+    capacity: usize,
+}
+
+impl SeenDocuments {
+    fn new(capacity: usize) -> Self {
+        Self {
+            digests: HashMap::new(),
+            order: VecDeque::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// Records the digest of `key`'s document and returns whether it differs
+    /// from the last one recorded, or none was.
+    fn record(&mut self, key: &CacheKey, digest: [u8; 32]) -> bool {
+        match self.digests.insert(key.clone(), digest) {
+            Some(previous) => previous != digest,
+            None => {
+                self.order.push_back(key.clone());
+                if self.order.len() > self.capacity
+                    && let Some(oldest) = self.order.pop_front()
+                {
+                    self.digests.remove(&oldest);
+                }
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const URL: &str = "https://app.example.com/oauth/client.json";
+
+    fn approved() -> Vec<String> {
+        vec!["example.com".to_owned()]
+    }
+
+    fn reason(result: Result<(), CimdError>) -> String {
+        result.expect_err("the URL is rejected").to_string()
+    }
+
+    #[test]
+    fn url_accepted_under_approved_domain() {
+        assert_eq!(check_client_id_url(URL, &approved()), Ok(()));
+        assert_eq!(
+            check_client_id_url("https://example.com/client", &approved()),
+            Ok(())
+        );
+        assert_eq!(
+            check_client_id_url("https://EXAMPLE.com:8443/c?v=1", &approved()),
+            Ok(())
+        );
+        assert_eq!(
+            check_client_id_url("https://a.b.example.com./c", &["Example.COM.".to_owned()]),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn url_rules_each_rejected() {
+        let cases = [
+            ("http://app.example.com/client.json", "https scheme"),
+            ("https://app.example.com", "must have a path"),
+            ("https://app.example.com/", "must have a path"),
+            ("https://app.example.com/client.json#frag", "fragment"),
+            (
+                "https://user:pw@app.example.com/client.json",
+                "user name or password",
+            ),
+            (
+                "https://user@app.example.com/client.json",
+                "user name or password",
+            ),
+            ("https://app.example.com/a/../client.json", "`..` segments"),
+            ("https://app.example.com/./client.json", "`..` segments"),
+            (
+                "https://app.example.com/%2E%2E/client.json",
+                "`..` segments",
+            ),
+            ("https://app.example.com/has space", "not a valid URL"),
+        ];
+        for (url, expected) in cases {
+            let message = reason(check_client_id_url(url, &approved()));
+            assert!(message.contains(expected), "{url}: {message}");
+            assert!(
+                message.contains(url),
+                "{url}: the message names the URL: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn unapproved_hosts_rejected() {
+        for url in [
+            "https://badexample.com/client.json",
+            "https://example.com.evil.test/client.json",
+            "https://127.0.0.1/client.json",
+        ] {
+            let err = check_client_id_url(url, &approved()).expect_err("not approved");
+            assert!(
+                matches!(err, CimdError::DomainNotApproved { .. }),
+                "{url}: {err}"
+            );
+        }
+        let err = check_client_id_url(URL, &[]).expect_err("no approved domains");
+        assert!(err.to_string().contains("approvedCimdDomains"), "{err}");
+    }
+
+    #[test]
+    fn address_host_needs_exact_entry() {
+        assert_eq!(
+            check_client_id_url("https://127.0.0.1/c", &["127.0.0.1".to_owned()]),
+            Ok(())
+        );
+        assert!(check_client_id_url("https://10.0.0.1/c", &["0.0.1".to_owned()]).is_err());
+    }
+
+    fn document() -> Value {
+        json!({
+            "client_id": URL,
+            "client_name": "Example MCP client",
+            "redirect_uris": ["https://app.example.com/callback", "http://127.0.0.1:33418/callback"],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none"
+        })
+    }
+
+    fn with(field: &str, value: Value) -> Value {
+        let mut document = document();
+        document[field] = value;
+        document
+    }
+
+    fn invalid_reason(document: Value) -> String {
+        validate_document(URL, document, 0)
+            .expect_err("the document is rejected")
+            .to_string()
+    }
+
+    #[test]
+    fn valid_document_becomes_client() {
+        let client = validate_document(URL, document(), 7).expect("valid document");
+        assert_eq!(client.client_id, URL);
+        assert_eq!(client.redirect_uris.len(), 2);
+        assert_eq!(client.token_endpoint_auth_method, "none");
+        assert_eq!(client.client_name.as_deref(), Some("Example MCP client"));
+        assert_eq!(client.fetched, 7);
+    }
+
+    #[test]
+    fn minimal_document_gets_defaults() {
+        let client = validate_document(
+            URL,
+            json!({"client_id": URL, "redirect_uris": ["https://a.test/cb"]}),
+            0,
+        )
+        .expect("valid document");
+        assert_eq!(client.token_endpoint_auth_method, "none");
+        assert_eq!(client.grant_types, ["authorization_code"]);
+        assert_eq!(client.response_types, ["code"]);
+    }
+
+    #[test]
+    fn client_id_must_equal_url() {
+        let message = invalid_reason(with(
+            "client_id",
+            json!("https://app.example.com/oauth/client.json/"),
+        ));
+        assert!(message.contains("differs from the URL"), "{message}");
+        assert!(message.contains(URL), "{message}");
+        let mut missing = document();
+        missing.as_object_mut().expect("object").remove("client_id");
+        assert!(invalid_reason(missing).contains("`client_id` is missing"));
+    }
+
+    #[test]
+    fn secrets_and_shared_secret_methods_rejected() {
+        assert!(invalid_reason(with("client_secret", json!("s3cret"))).contains("`client_secret`"));
+        assert!(
+            invalid_reason(with("client_secret_expires_at", json!(0)))
+                .contains("client_secret_expires_at")
+        );
+        let message = invalid_reason(with(
+            "token_endpoint_auth_method",
+            json!("client_secret_basic"),
+        ));
+        assert!(
+            message.contains("\"client_secret_basic\" is not allowed"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn private_key_jwt_needs_keys() {
+        let message = invalid_reason(with("token_endpoint_auth_method", json!("private_key_jwt")));
+        assert!(
+            message.contains("neither `jwks` nor `jwks_uri`"),
+            "{message}"
+        );
+        let mut document = with("token_endpoint_auth_method", json!("private_key_jwt"));
+        document["jwks_uri"] = json!("https://app.example.com/jwks.json");
+        document["grant_types"] = json!(["authorization_code", "client_credentials"]);
+        assert!(validate_document(URL, document, 0).is_ok());
+    }
+
+    #[test]
+    fn redirect_uris_required_and_checked() {
+        assert!(
+            invalid_reason(with("redirect_uris", json!([])))
+                .contains("`redirect_uris` is missing or empty")
+        );
+        assert!(
+            invalid_reason(with("redirect_uris", json!("https://a.test/cb")))
+                .contains("not an array")
+        );
+        let message = invalid_reason(with(
+            "redirect_uris",
+            json!(["http://app.example.com/callback"]),
+        ));
+        assert!(
+            message.contains("redirect URI \"http://app.example.com/callback\" is invalid"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn redirect_uri_rules() {
+        for uri in [
+            "https://app.example.com/cb",
+            "http://localhost:8080/cb",
+            "http://127.0.0.1/cb",
+            "http://[::1]:9000/cb",
+            "com.example.app:/oauth2redirect",
+        ] {
+            assert_eq!(validate_redirect_uri(uri), Ok(()), "{uri}");
+        }
+        let cases = [
+            ("/relative", "not an absolute URI"),
+            ("https://app.example.com/cb#x", "fragment"),
+            ("https://user@app.example.com/cb", "user name"),
+            ("http://app.example.com/cb", "loopback"),
+            ("javascript:alert(1)", "scheme \"javascript\""),
+            ("data:text/html,hi", "scheme \"data\""),
+        ];
+        for (uri, expected) in cases {
+            let message = validate_redirect_uri(uri).expect_err("invalid redirect URI");
+            assert!(message.contains(expected), "{uri}: {message}");
+        }
+    }
+
+    #[test]
+    fn grant_and_response_types_checked() {
+        assert!(invalid_reason(with("response_types", json!(["token"]))).contains("only \"code\""));
+        assert!(invalid_reason(with("grant_types", json!(["implicit"]))).contains("\"implicit\""));
+        assert!(
+            invalid_reason(with("grant_types", json!(["client_credentials"])))
+                .contains("private_key_jwt")
+        );
+        assert!(invalid_reason(with("grant_types", json!(["refresh_token"]))).contains("disagree"));
+    }
+
+    #[test]
+    fn optional_fields_typed() {
+        assert!(
+            invalid_reason(with("client_name", json!(5))).contains("`client_name` is not a string")
+        );
+        assert!(
+            invalid_reason(with("logo_uri", json!("http://app.example.com/logo.png")))
+                .contains("`logo_uri`")
+        );
+        assert!(invalid_reason(with("contacts", json!([1]))).contains("`contacts`"));
+        assert!(invalid_reason(json!(["not", "an", "object"])).contains("not a JSON object"));
+    }
+
+    #[test]
+    fn json_media_types() {
+        assert!(is_json_media_type("application/json"));
+        assert!(is_json_media_type("Application/JSON; charset=utf-8"));
+        assert!(is_json_media_type("application/oauth-client+json"));
+        assert!(!is_json_media_type("text/html"));
+        assert!(!is_json_media_type(""));
+    }
+
+    #[test]
+    fn metadata_url_detection() {
+        assert!(is_metadata_document_url(URL));
+        assert!(is_metadata_document_url("http://app.example.com/c"));
+        assert!(!is_metadata_document_url("c_2b1f9e"));
+    }
+
+    #[test]
+    fn seen_documents_tell_new_from_refetched() {
+        let mut seen = SeenDocuments::new(1);
+        let first = ("p".to_owned(), "s".to_owned(), "a".to_owned());
+        let second = ("p".to_owned(), "s".to_owned(), "b".to_owned());
+        assert!(seen.record(&first, [1; 32]));
+        assert!(!seen.record(&first, [1; 32]));
+        assert!(
+            seen.record(&first, [2; 32]),
+            "changed content counts as new"
+        );
+        assert!(seen.record(&second, [1; 32]));
+        assert!(
+            seen.record(&first, [2; 32]),
+            "the oldest key was forgotten at capacity"
+        );
+    }
+}

@@ -1,0 +1,4 @@
+//! The OAuth authorization-server surface for MCP clients.
+
+pub mod cimd;
+pub mod cimd_cache;
