@@ -30,6 +30,8 @@ use tracing::Instrument as _;
 
 use self::json::BodyLimit;
 use crate::connectors::ConnectorResolver;
+use crate::engine::{EgressClient, EgressPolicy};
+use crate::oauth::cimd::{CimdResolver, CimdSettings};
 use crate::executor::Runtime;
 use crate::metrics::Metrics;
 use crate::store::{Backend, TriggerQueue};
@@ -80,6 +82,9 @@ struct Shared {
     trigger_queue: OnceLock<Arc<dyn TriggerQueue>>,
     /// Seals and opens connector secrets, when connector instances are served.
     connector_resolver: OnceLock<Arc<ConnectorResolver>>,
+    /// Resolves Client ID Metadata Documents; a resolver with the default
+    /// egress policy and settings when none is set.
+    cimd_resolver: OnceLock<Arc<CimdResolver>>,
 }
 
 impl AppState {
@@ -100,6 +105,7 @@ impl AppState {
             background: TaskTracker::new(),
             trigger_queue: OnceLock::new(),
             connector_resolver: OnceLock::new(),
+            cimd_resolver: OnceLock::new(),
         }))
     }
 
@@ -124,6 +130,21 @@ impl AppState {
     /// takes effect.
     pub fn set_connector_resolver(&self, resolver: Arc<ConnectorResolver>) {
         let _ = self.0.connector_resolver.set(resolver);
+    }
+
+    /// Resolves Client ID Metadata Documents with `resolver`. Only the first
+    /// call, made before the first resolution, takes effect.
+    pub fn set_cimd_resolver(&self, resolver: Arc<CimdResolver>) {
+        let _ = self.0.cimd_resolver.set(resolver);
+    }
+
+    /// Returns the Client ID Metadata Document resolver.
+    pub fn cimd_resolver(&self) -> Arc<CimdResolver> {
+        Arc::clone(self.0.cimd_resolver.get_or_init(|| {
+            let client = EgressClient::new(EgressPolicy::default(), Vec::new())
+                .unwrap_or_else(|err| unreachable!("the bundled roots are valid trust anchors: {err}"));
+            Arc::new(CimdResolver::new(client, CimdSettings::default()))
+        }))
     }
 
     /// Returns the published components of the runtime.

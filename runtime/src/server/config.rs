@@ -52,6 +52,19 @@ pub struct ServerConfig {
     pub egress_timeout_ms: u64,
     /// Largest response body a connector may receive, in bytes.
     pub egress_max_response_bytes: u64,
+    /// PEM file of extra CA certificates that requests the host makes
+    /// itself trust, such as fetches of Client ID Metadata Documents;
+    /// connector components do not use it.
+    pub egress_extra_ca_file: Option<PathBuf>,
+    /// Largest Client ID Metadata Document accepted, in bytes.
+    pub cimd_max_document_bytes: u64,
+    /// Minimum time a fetched Client ID Metadata Document is reused, in
+    /// seconds, unless its response says `no-store` or `no-cache`.
+    pub cimd_cache_min_ttl_secs: u64,
+    /// Maximum time a fetched Client ID Metadata Document is reused, in seconds.
+    pub cimd_cache_max_ttl_secs: u64,
+    /// Maximum number of cached Client ID Metadata Document resolutions.
+    pub cimd_cache_max_entries: usize,
 }
 
 impl Default for ServerConfig {
@@ -75,6 +88,11 @@ impl Default for ServerConfig {
             egress_allowed_private: Vec::new(),
             egress_timeout_ms: 10_000,
             egress_max_response_bytes: 1 << 20,
+            egress_extra_ca_file: None,
+            cimd_max_document_bytes: crate::oauth::cimd::DEFAULT_MAX_DOCUMENT_BYTES,
+            cimd_cache_min_ttl_secs: 60,
+            cimd_cache_max_ttl_secs: 24 * 60 * 60,
+            cimd_cache_max_entries: 10_000,
         }
     }
 }
@@ -116,7 +134,7 @@ impl ServerConfig {
 }
 
 /// Setting names read from `SLUICE_<NAME>` environment variables.
-const ENV_KEYS: [&str; 18] = [
+const ENV_KEYS: [&str; 23] = [
     "listen",
     "data_dir",
     "flows",
@@ -135,6 +153,11 @@ const ENV_KEYS: [&str; 18] = [
     "egress_allowed_private",
     "egress_timeout_ms",
     "egress_max_response_bytes",
+    "egress_extra_ca_file",
+    "cimd_max_document_bytes",
+    "cimd_cache_min_ttl_secs",
+    "cimd_cache_max_ttl_secs",
+    "cimd_cache_max_entries",
 ];
 
 /// Settings given as command-line flags; `None` leaves the lower layers' value.
@@ -197,7 +220,13 @@ fn expected_form(key: &str) -> &'static str {
         | "trigger_backoff_ms"
         | "trigger_max_depth" => "a positive whole number",
         "audit_retention_days" => "a whole number of days, or 0 to keep audit events forever",
-        "egress_timeout_ms" | "egress_max_response_bytes" => "a positive whole number",
+        "egress_timeout_ms"
+        | "egress_max_response_bytes"
+        | "cimd_max_document_bytes"
+        | "cimd_cache_max_ttl_secs"
+        | "cimd_cache_max_entries" => "a positive whole number",
+        "cimd_cache_min_ttl_secs" => "a whole number of seconds, or 0 to follow `max-age` exactly",
+        "egress_extra_ca_file" => "the path of a PEM file with one or more CA certificates",
         "secret_key" => {
             "32 random bytes in base64, such as the output of `openssl rand -base64 32`"
         }

@@ -12,8 +12,10 @@ use anyhow::Context as _;
 use self::config::ServerConfig;
 use crate::api::{ApiSettings, AppState};
 use crate::connectors::ConnectorResolver;
-use crate::engine::{EgressPolicy, Engine, EngineSettings, StepLimits};
+use crate::engine::{EgressClient, EgressPolicy, Engine, EngineSettings, StepLimits, read_ca_file};
 use crate::executor::{RunSettings, Runtime};
+use crate::oauth::cimd::{CimdResolver, CimdSettings};
+use crate::oauth::cimd_cache::CacheBounds;
 use crate::registry::ComponentRegistry;
 use crate::publish::PublishedComponents;
 use crate::secrets::SecretKey;
@@ -58,6 +60,7 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         timeout: Duration::from_millis(config.egress_timeout_ms.max(1)),
         max_response_bytes: config.egress_max_response_bytes,
     };
+    let cimd = cimd_resolver(&config, egress.clone())?;
     let secret_key = SecretKey::load_or_create(config.secret_key.as_deref(), &config.data_dir)?;
     let engine = Arc::new(
         Engine::new(EngineSettings {
@@ -118,6 +121,7 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     }
     state.set_trigger_queue(Arc::clone(&queue));
     state.set_connector_resolver(connectors);
+    state.set_cimd_resolver(Arc::new(cimd));
     let triggers = Triggers::start(state.clone(), queue, trigger_settings(&config)).await?;
 
     let shutdown = shutdown_signal()?;
@@ -202,4 +206,27 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
             }
         })
     }
+}
+
+/// Builds the Client ID Metadata Document resolver from the settings.
+fn cimd_resolver(config: &ServerConfig, egress: EgressPolicy) -> anyhow::Result<CimdResolver> {
+    let extra_roots = match &config.egress_extra_ca_file {
+        Some(path) => read_ca_file(path)
+            .map_err(|err| anyhow::anyhow!("invalid setting `egress_extra_ca_file`: {err}"))?,
+        None => Vec::new(),
+    };
+    let client = EgressClient::new(egress, extra_roots)
+        .map_err(|err| anyhow::anyhow!("invalid setting `egress_extra_ca_file`: {err}"))?;
+    let defaults = CimdSettings::default();
+    let settings = CimdSettings {
+        max_document_bytes: config.cimd_max_document_bytes.max(1),
+        cache: CacheBounds {
+            min_ttl: Duration::from_secs(config.cimd_cache_min_ttl_secs),
+            max_ttl: Duration::from_secs(config.cimd_cache_max_ttl_secs.max(config.cimd_cache_min_ttl_secs)),
+            ..defaults.cache
+        },
+        max_entries: config.cimd_cache_max_entries.max(1),
+        ..defaults
+    };
+    Ok(CimdResolver::new(client, settings))
 }
