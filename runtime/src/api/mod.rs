@@ -9,6 +9,7 @@ mod connectors;
 pub mod error;
 mod flows;
 pub mod json;
+mod mcp;
 mod openapi;
 mod tenants;
 mod users;
@@ -80,6 +81,9 @@ struct Shared {
     trigger_queue: OnceLock<Arc<dyn TriggerQueue>>,
     /// Seals and opens connector secrets, when connector instances are served.
     connector_resolver: OnceLock<Arc<ConnectorResolver>>,
+    /// Base URL that clients reach the server at, without a trailing slash;
+    /// the OAuth issuer URLs start with it.
+    public_url: OnceLock<String>,
 }
 
 impl AppState {
@@ -100,6 +104,7 @@ impl AppState {
             background: TaskTracker::new(),
             trigger_queue: OnceLock::new(),
             connector_resolver: OnceLock::new(),
+            public_url: OnceLock::new(),
         }))
     }
 
@@ -124,6 +129,22 @@ impl AppState {
     /// takes effect.
     pub fn set_connector_resolver(&self, resolver: Arc<ConnectorResolver>) {
         let _ = self.0.connector_resolver.set(resolver);
+    }
+
+    /// Sets the base URL that clients reach the server at, such as
+    /// `https://sluice.example.com`; a trailing slash is dropped. The OAuth
+    /// issuer URLs of MCP servers start with it. Only the first call takes effect.
+    pub fn set_public_url(&self, url: &str) {
+        let _ = self.0.public_url.set(url.trim_end_matches('/').to_owned());
+    }
+
+    /// Returns the public base URL.
+    pub(crate) fn public_url(&self) -> Result<String, error::ApiError> {
+        self.0
+            .public_url
+            .get()
+            .cloned()
+            .ok_or_else(|| error::ApiError::internal("this server was set up without a public URL"))
     }
 
     /// Returns the published components of the runtime.
@@ -192,6 +213,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/mgmt/license", get(license))
         .merge(flows::routes())
         .merge(connectors::routes())
+        .merge(mcp::routes())
         .merge(components::routes())
         .merge(users::routes())
         .merge(tenants::routes())
