@@ -21,8 +21,9 @@ use hyper_util::rt::TokioIo;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::{Value, json};
 use sluice::engine::{EgressClient, EgressPolicy, read_ca_file};
+use sluice::oauth::MetadataPolicy;
 use sluice::oauth::cimd::{
-    CimdError, CimdResolver, CimdSettings, ResolutionEvent, ServerCimdPolicy,
+    CimdClient, CimdError, CimdResolver, CimdSettings, ResolutionEvent, ServerCimdPolicy,
 };
 use sluice::oauth::cimd_cache::CacheBounds;
 use tower::ServiceExt as _;
@@ -254,17 +255,25 @@ fn localhost() -> Vec<String> {
     vec!["localhost".to_owned()]
 }
 
+/// Approves no particular scopes or callback URLs, so any that pass the
+/// registration rules are accepted.
+const ANY_METADATA: MetadataPolicy<'static> = MetadataPolicy {
+    approved_scopes: &[],
+    approved_callback_urls: &[],
+};
+
 fn on(domains: &[String]) -> ServerCimdPolicy<'_> {
     ServerCimdPolicy {
         enabled: true,
         approved_domains: domains,
+        metadata: ANY_METADATA,
     }
 }
 
 async fn resolve(
     resolver: &CimdResolver,
     url: &str,
-) -> Result<Arc<sluice::oauth::cimd::CimdClient>, CimdError> {
+) -> Result<CimdClient, CimdError> {
     resolver
         .resolve("p1", "docs-server", url, on(&localhost()))
         .await
@@ -283,10 +292,10 @@ async fn valid_document_resolves() {
         .expect("the document resolves");
 
     assert_eq!(client.client_id, url);
-    assert_eq!(client.client_name.as_deref(), Some("Loopback MCP client"));
-    assert_eq!(client.redirect_uris.len(), 2);
-    assert_eq!(client.token_endpoint_auth_method, "none");
-    assert_eq!(client.metadata["client_name"], "Loopback MCP client");
+    assert_eq!(client.metadata.client_name.as_deref(), Some("Loopback MCP client"));
+    assert_eq!(client.metadata.redirect_uris.len(), 2);
+    assert_eq!(client.metadata.token_endpoint_auth_method, "none");
+    assert_eq!(client.metadata.grant_types, ["authorization_code"]);
     assert_eq!(fixture.site.requests("client.json"), 1);
 }
 
@@ -338,6 +347,7 @@ async fn turned_off_server_rejects() {
     let off = ServerCimdPolicy {
         enabled: false,
         approved_domains: &domains,
+        metadata: ANY_METADATA,
     };
 
     let err = fixture
@@ -644,7 +654,7 @@ async fn concurrent_resolutions_share_fetch() {
 async fn futures_join(
     resolver: &CimdResolver,
     url: &str,
-) -> Vec<Result<Arc<sluice::oauth::cimd::CimdClient>, CimdError>> {
+) -> Vec<Result<CimdClient, CimdError>> {
     let (a, b, c, d, e) = tokio::join!(
         resolve(resolver, url),
         resolve(resolver, url),

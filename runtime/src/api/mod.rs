@@ -9,6 +9,7 @@ mod connectors;
 pub mod error;
 mod flows;
 pub mod json;
+mod mcp;
 mod openapi;
 mod tenants;
 mod users;
@@ -85,6 +86,9 @@ struct Shared {
     /// Resolves Client ID Metadata Documents; a resolver with the default
     /// egress policy and settings when none is set.
     cimd_resolver: OnceLock<Arc<CimdResolver>>,
+    /// Base URL that clients reach the server at, without a trailing slash;
+    /// the OAuth issuer URLs start with it.
+    public_url: OnceLock<String>,
 }
 
 impl AppState {
@@ -106,6 +110,7 @@ impl AppState {
             trigger_queue: OnceLock::new(),
             connector_resolver: OnceLock::new(),
             cimd_resolver: OnceLock::new(),
+            public_url: OnceLock::new(),
         }))
     }
 
@@ -145,6 +150,22 @@ impl AppState {
                 .unwrap_or_else(|err| unreachable!("the bundled roots are valid trust anchors: {err}"));
             Arc::new(CimdResolver::new(client, CimdSettings::default()))
         }))
+    }
+
+    /// Sets the base URL that clients reach the server at, such as
+    /// `https://sluice.example.com`; a trailing slash is dropped. The OAuth
+    /// issuer URLs of MCP servers start with it. Only the first call takes effect.
+    pub fn set_public_url(&self, url: &str) {
+        let _ = self.0.public_url.set(url.trim_end_matches('/').to_owned());
+    }
+
+    /// Returns the public base URL.
+    pub(crate) fn public_url(&self) -> Result<String, error::ApiError> {
+        self.0
+            .public_url
+            .get()
+            .cloned()
+            .ok_or_else(|| error::ApiError::internal("this server was set up without a public URL"))
     }
 
     /// Returns the published components of the runtime.
@@ -213,6 +234,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/mgmt/license", get(license))
         .merge(flows::routes())
         .merge(connectors::routes())
+        .merge(mcp::routes())
         .merge(components::routes())
         .merge(users::routes())
         .merge(tenants::routes())

@@ -24,6 +24,8 @@ use sha2::{Digest as _, Sha256};
 use tokio::sync::OnceCell;
 
 use super::cimd_cache::{CacheBounds, ExpiringMap, cache_lifetime};
+use super::clients::ClientMetadata;
+use super::registration::{MetadataPolicy, validate_client_metadata};
 use crate::engine::{EgressClient, EgressError};
 
 /// Largest document accepted by default, in bytes. The draft recommends
@@ -32,9 +34,6 @@ pub const DEFAULT_MAX_DOCUMENT_BYTES: u64 = 5 * 1024;
 
 /// Maximum length of a `client_id` URL or a redirect URI, in bytes.
 pub const MAX_URL_BYTES: usize = 2048;
-
-/// Maximum number of redirect URIs in a document.
-pub const MAX_REDIRECT_URIS: usize = 100;
 
 /// Error of resolving a `client_id` URL to a client. Every message names
 /// the URL and the reason.
@@ -92,21 +91,19 @@ pub enum CimdError {
 pub struct CimdClient {
     /// The document's URL, equal to its `client_id`.
     pub client_id: String,
-    /// Redirect URIs the client may use, compared exactly.
-    pub redirect_uris: Vec<String>,
-    /// `none` or `private_key_jwt`; `none` when the document leaves it out.
-    pub token_endpoint_auth_method: String,
-    /// OAuth grant types; `["authorization_code"]` when left out.
-    pub grant_types: Vec<String>,
-    /// OAuth response types; `["code"]` when left out.
-    pub response_types: Vec<String>,
-    /// Human-readable name, if the document gives one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_name: Option<String>,
-    /// The whole document as fetched.
-    pub metadata: Map<String, Value>,
+    /// The document's client metadata after validation, with the RFC 7591
+    /// defaults filled in.
+    pub metadata: ClientMetadata,
     /// Time of the fetch in milliseconds since the Unix epoch.
     pub fetched: u64,
+}
+
+/// A fetched document that is a JSON object, before validation against an
+/// MCP server's rules.
+#[derive(Debug, Clone, PartialEq)]
+struct FetchedDocument {
+    fields: Map<String, Value>,
+    fetched: u64,
 }
 
 /// Settings of the resolver.
@@ -145,6 +142,9 @@ pub struct ServerCimdPolicy<'a> {
     pub enabled: bool,
     /// Domains whose hosts (the domain and its subdomains) may serve them.
     pub approved_domains: &'a [String],
+    /// The server's approved scopes and callback URLs, which the document's
+    /// metadata must keep to.
+    pub metadata: MetadataPolicy<'a>,
 }
 
 /// A fetch that the resolver made, for audit records. Cache hits make none.
@@ -158,6 +158,8 @@ pub enum ResolutionEvent {
         server: String,
         /// The `client_id` URL.
         client_id: String,
+        /// The document's `client_name`, if any.
+        client_name: Option<String>,
         /// Whether the resolver had not seen this document before, for this
         /// server: the first fetch since the server started, or content
         /// that changed since the last fetch.
@@ -180,7 +182,7 @@ pub enum ResolutionEvent {
 pub type ResolutionObserver = Arc<dyn Fn(ResolutionEvent) + Send + Sync>;
 
 type CacheKey = (String, String, String);
-type Outcome = Result<Arc<CimdClient>, CimdError>;
+type Outcome = Result<Arc<FetchedDocument>, CimdError>;
 
 /// Resolves `client_id` URLs to clients, with a shared cache.
 pub struct CimdResolver {
@@ -226,10 +228,11 @@ impl CimdResolver {
     /// Returns the client that the document at `client_id` describes, for
     /// the MCP server `server` of `project` with the settings `policy`.
     ///
-    /// A cached result is returned while it is fresh. A failure is cached
-    /// for [`CimdSettings::failure_ttl`]. A server that does not accept
-    /// documents, an invalid URL and a host that is not approved fail
-    /// without a fetch and are not cached.
+    /// A fetched document is reused while its cache lifetime lasts, and is
+    /// validated against the server's current rules on every resolution. A
+    /// failed fetch is remembered for [`CimdSettings::failure_ttl`]. A server
+    /// that does not accept documents, an invalid URL and a host that is not
+    /// approved fail without a fetch.
     ///
     /// # Errors
     ///
@@ -240,7 +243,7 @@ impl CimdResolver {
         server: &str,
         client_id: &str,
         policy: ServerCimdPolicy<'_>,
-    ) -> Result<Arc<CimdClient>, CimdError> {
+    ) -> Result<CimdClient, CimdError> {
         if !policy.enabled {
             return Err(CimdError::Disabled {
                 url: client_id.to_owned(),
@@ -248,49 +251,66 @@ impl CimdResolver {
         }
         check_client_id_url(client_id, policy.approved_domains)?;
         let key: CacheKey = (project.to_owned(), server.to_owned(), client_id.to_owned());
-        if let Some(outcome) = lock(&self.cache).get(&key, Instant::now()) {
-            return outcome;
-        }
+        let cached = lock(&self.cache).get(&key, Instant::now());
+        let document = match cached {
+            Some(outcome) => outcome?,
+            None => self.fetch_shared(&key, policy.metadata).await?,
+        };
+        validate_document(client_id, &document.fields, policy.metadata, document.fetched)
+    }
+
+    /// Fetches the document of `key`, sharing one fetch between concurrent
+    /// callers.
+    async fn fetch_shared(&self, key: &CacheKey, metadata_policy: MetadataPolicy<'_>) -> Outcome {
         let cell = Arc::clone(lock(&self.in_flight).entry(key.clone()).or_default());
         let outcome = cell
-            .get_or_init(|| self.fetch_and_store(&key))
+            .get_or_init(|| self.fetch_and_store(key, metadata_policy))
             .await
             .clone();
         let mut in_flight = lock(&self.in_flight);
         if in_flight
-            .get(&key)
+            .get(key)
             .is_some_and(|current| Arc::ptr_eq(current, &cell))
         {
-            in_flight.remove(&key);
+            in_flight.remove(key);
         }
         outcome
     }
 
-    /// Fetches and validates one document, caches the outcome and reports it.
-    async fn fetch_and_store(&self, key: &CacheKey) -> Outcome {
+    /// Fetches one document, caches the outcome, and reports it as resolved
+    /// when it passes the server's rules.
+    ///
+    /// A document that the rules reject is cached for at most
+    /// [`CimdSettings::failure_ttl`], so a corrected document is picked up
+    /// soon without a fetch per resolution.
+    async fn fetch_and_store(&self, key: &CacheKey, metadata_policy: MetadataPolicy<'_>) -> Outcome {
         let (project, server, url) = key;
         let fetched = self.fetch(url).await;
         let now = Instant::now();
         let (outcome, lifetime) = match fetched {
-            Ok((client, lifetime, digest)) => {
-                let new_document = lock(&self.seen).record(key, digest);
-                tracing::info!(project.id = %project, mcp.server.id = %server, client.id = %url, new_document, "Client ID Metadata Document fetched");
-                self.report(ResolutionEvent::Resolved {
-                    project: project.clone(),
-                    server: server.clone(),
-                    client_id: url.clone(),
-                    new_document,
-                });
-                (Ok(Arc::new(client)), lifetime)
+            Ok((document, lifetime, digest)) => {
+                match validate_document(url, &document.fields, metadata_policy, document.fetched) {
+                    Ok(client) => {
+                        let new_document = lock(&self.seen).record(key, digest);
+                        tracing::info!(project.id = %project, mcp.server.id = %server, client.id = %url, new_document, "Client ID Metadata Document fetched");
+                        self.report(ResolutionEvent::Resolved {
+                            project: project.clone(),
+                            server: server.clone(),
+                            client_id: url.clone(),
+                            client_name: client.metadata.client_name,
+                            new_document,
+                        });
+                        (Ok(Arc::new(document)), lifetime)
+                    }
+                    Err(err) => {
+                        self.report_failure(key, &err);
+                        let lifetime = lifetime.map(|lifetime| lifetime.min(self.settings.failure_ttl));
+                        (Ok(Arc::new(document)), lifetime)
+                    }
+                }
             }
             Err(err) => {
-                tracing::warn!(project.id = %project, mcp.server.id = %server, client.id = %url, error = %err, "Client ID Metadata Document failed");
-                self.report(ResolutionEvent::Failed {
-                    project: project.clone(),
-                    server: server.clone(),
-                    client_id: url.clone(),
-                    reason: err.to_string(),
-                });
+                self.report_failure(key, &err);
                 (Err(err), Some(self.settings.failure_ttl))
             }
         };
@@ -302,18 +322,28 @@ impl CimdResolver {
         outcome
     }
 
+    fn report_failure(&self, (project, server, url): &CacheKey, err: &CimdError) {
+        tracing::warn!(project.id = %project, mcp.server.id = %server, client.id = %url, error = %err, "Client ID Metadata Document rejected");
+        self.report(ResolutionEvent::Failed {
+            project: project.clone(),
+            server: server.clone(),
+            client_id: url.clone(),
+            reason: err.to_string(),
+        });
+    }
+
     fn report(&self, event: ResolutionEvent) {
         if let Some(observer) = &self.observer {
             observer(event);
         }
     }
 
-    /// Fetches the document at `url` and returns the client, how long it may
-    /// be cached (`None`: not at all) and the digest of the body.
+    /// Fetches the document at `url` and returns it, how long it may be
+    /// cached (`None`: not at all) and the digest of the body.
     async fn fetch(
         &self,
         url: &str,
-    ) -> Result<(CimdClient, Option<Duration>, [u8; 32]), CimdError> {
+    ) -> Result<(FetchedDocument, Option<Duration>, [u8; 32]), CimdError> {
         let failed = |reason: String| CimdError::FetchFailed {
             url: url.to_owned(),
             reason,
@@ -356,9 +386,18 @@ impl CimdResolver {
                 url: url.to_owned(),
                 reason: format!("the body is not valid JSON: {err}"),
             })?;
-        let client = validate_document(url, document, unix_millis())?;
+        let Value::Object(fields) = document else {
+            return Err(CimdError::InvalidDocument {
+                url: url.to_owned(),
+                reason: "the document is not a JSON object".to_owned(),
+            });
+        };
+        let document = FetchedDocument {
+            fields,
+            fetched: unix_millis(),
+        };
         let lifetime = cache_lifetime(&response.headers, SystemTime::now(), self.settings.cache);
-        Ok((client, lifetime, Sha256::digest(&response.body).into()))
+        Ok((document, lifetime, Sha256::digest(&response.body).into()))
     }
 }
 
@@ -460,33 +499,32 @@ fn is_json_media_type(content_type: &str) -> bool {
         || (media_type.starts_with("application/") && media_type.ends_with("+json"))
 }
 
-/// Validates a document fetched from `url` and returns its client.
+/// Validates a document fetched from `url` against an MCP server's rules
+/// and returns its client.
 ///
-/// The document must be a JSON object whose `client_id` equals `url`
-/// exactly, and it must not contain a client secret. Its
-/// `token_endpoint_auth_method` is `none` (the default) or `private_key_jwt`,
-/// which needs `jwks` or an https `jwks_uri`. It lists one or more valid
-/// `redirect_uris`. Its `response_types` may contain only `code`, and its
-/// `grant_types` only `authorization_code`, `refresh_token` and, with
-/// `private_key_jwt`, `client_credentials`. Optional text fields must be
-/// strings, and optional URLs https.
+/// The document's `client_id` must equal `url` exactly, as the draft
+/// requires, and it must not contain `client_secret` or
+/// `client_secret_expires_at`. Its `token_endpoint_auth_method` must be
+/// `none` or left out: the draft forbids shared-secret methods, and the
+/// authorization-server metadata of an MCP server advertises no
+/// `private_key_jwt`. The remaining metadata goes through the same checks
+/// as a dynamic registration ([`validate_client_metadata`]), with the
+/// server's approved scopes and callback URLs.
 ///
 /// # Errors
 ///
-/// [`CimdError::InvalidDocument`] naming the first invalid field.
+/// [`CimdError::InvalidDocument`] naming every invalid field.
 pub fn validate_document(
     url: &str,
-    document: Value,
+    document: &Map<String, Value>,
+    policy: MetadataPolicy<'_>,
     fetched: u64,
 ) -> Result<CimdClient, CimdError> {
     let invalid = |reason: String| CimdError::InvalidDocument {
         url: url.to_owned(),
         reason,
     };
-    let Value::Object(metadata) = document else {
-        return Err(invalid("the document is not a JSON object".to_owned()));
-    };
-    match metadata.get("client_id") {
+    match document.get("client_id") {
         Some(Value::String(client_id)) if client_id == url => {}
         Some(Value::String(client_id)) => {
             return Err(invalid(format!(
@@ -502,192 +540,34 @@ pub fn validate_document(
         }
     }
     for field in ["client_secret", "client_secret_expires_at"] {
-        if metadata.contains_key(field) {
+        if document.contains_key(field) {
             return Err(invalid(format!(
                 "it contains `{field}`; a published document must not carry a client secret"
             )));
         }
     }
-
-    let auth_method = optional_string(&metadata, "token_endpoint_auth_method").map_err(&invalid)?;
-    let auth_method = auth_method.unwrap_or_else(|| "none".to_owned());
-    match auth_method.as_str() {
-        "none" => {}
-        "private_key_jwt" => {
-            let jwks_uri = optional_string(&metadata, "jwks_uri").map_err(&invalid)?;
-            if let Some(jwks_uri) = &jwks_uri {
-                check_https_url("jwks_uri", jwks_uri).map_err(&invalid)?;
-            }
-            let has_jwks = matches!(metadata.get("jwks"), Some(Value::Object(_)));
-            if jwks_uri.is_none() && !has_jwks {
-                return Err(invalid(
-                    "`token_endpoint_auth_method` is `private_key_jwt` but the document has neither `jwks` \
-                     nor `jwks_uri`"
-                        .to_owned(),
-                ));
-            }
-        }
-        other => {
+    match document.get("token_endpoint_auth_method") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(method)) if method == "none" => {}
+        Some(other) => {
             return Err(invalid(format!(
-                "`token_endpoint_auth_method` {other:?} is not allowed; use \"none\" or \"private_key_jwt\", \
-                 because a published document cannot hold a shared secret"
+                "`token_endpoint_auth_method` {other} is not supported; use \"none\" or leave it out, \
+                 because clients with a metadata document are public clients here"
             )));
         }
     }
 
-    let redirect_uris = string_list(&metadata, "redirect_uris").map_err(&invalid)?;
-    let Some(redirect_uris) = redirect_uris.filter(|uris| !uris.is_empty()) else {
-        return Err(invalid(
-            "`redirect_uris` is missing or empty; list the client's redirect URIs".to_owned(),
-        ));
-    };
-    if redirect_uris.len() > MAX_REDIRECT_URIS {
-        return Err(invalid(format!(
-            "`redirect_uris` has more than {MAX_REDIRECT_URIS} entries"
-        )));
-    }
-    for uri in &redirect_uris {
-        validate_redirect_uri(uri)
-            .map_err(|reason| invalid(format!("redirect URI {uri:?} is invalid: {reason}")))?;
-    }
-
-    let response_types = string_list(&metadata, "response_types")
-        .map_err(&invalid)?
-        .unwrap_or_else(|| vec!["code".to_owned()]);
-    if let Some(other) = response_types.iter().find(|kind| *kind != "code") {
-        return Err(invalid(format!(
-            "`response_types` contains {other:?}; only \"code\" is supported"
-        )));
-    }
-    let grant_types = string_list(&metadata, "grant_types")
-        .map_err(&invalid)?
-        .unwrap_or_else(|| vec!["authorization_code".to_owned()]);
-    for grant in &grant_types {
-        match grant.as_str() {
-            "authorization_code" | "refresh_token" => {}
-            "client_credentials" if auth_method == "private_key_jwt" => {}
-            "client_credentials" => {
-                return Err(invalid(
-                    "`grant_types` contains \"client_credentials\", which needs `token_endpoint_auth_method` \
-                     \"private_key_jwt\""
-                        .to_owned(),
-                ));
-            }
-            other => {
-                return Err(invalid(format!(
-                    "`grant_types` contains {other:?}; use \"authorization_code\", \"refresh_token\" or \
-                     \"client_credentials\""
-                )));
-            }
-        }
-    }
-    let uses_code = grant_types
-        .iter()
-        .any(|grant| grant == "authorization_code");
-    if uses_code != response_types.iter().any(|kind| kind == "code") {
-        return Err(invalid(
-            "`grant_types` and `response_types` disagree: \"authorization_code\" goes with the response type \
-             \"code\""
-                .to_owned(),
-        ));
-    }
-
-    let client_name = optional_string(&metadata, "client_name").map_err(&invalid)?;
-    for field in ["scope", "software_id", "software_version"] {
-        optional_string(&metadata, field).map_err(&invalid)?;
-    }
-    string_list(&metadata, "contacts").map_err(&invalid)?;
-    for field in ["client_uri", "logo_uri", "tos_uri", "policy_uri"] {
-        if let Some(value) = optional_string(&metadata, field).map_err(&invalid)? {
-            check_https_url(field, &value).map_err(&invalid)?;
-        }
-    }
-
+    // RFC 7591 defaults a missing method to `client_secret_basic`, but a
+    // metadata document cannot carry a secret, so its default is `none`.
+    let mut fields = document.clone();
+    fields.insert("token_endpoint_auth_method".to_owned(), Value::from("none"));
+    let metadata = validate_client_metadata(&Value::Object(fields), policy)
+        .map_err(|err| invalid(err.description))?;
     Ok(CimdClient {
         client_id: url.to_owned(),
-        redirect_uris,
-        token_endpoint_auth_method: auth_method,
-        grant_types,
-        response_types,
-        client_name,
         metadata,
         fetched,
     })
-}
-
-/// Checks one redirect URI by the rules OAuth 2.1 and RFC 8252 set for
-/// public clients. It must be an absolute URI without a fragment or user
-/// information. Its scheme is `https`, or `http` on a loopback host
-/// (`localhost`, `127.0.0.1`, `[::1]`), or a private-use scheme in reverse
-/// domain form such as `com.example.app:/callback`.
-///
-/// # Errors
-///
-/// The broken rule, with the fix.
-pub fn validate_redirect_uri(uri: &str) -> Result<(), String> {
-    if uri.len() > MAX_URL_BYTES {
-        return Err(format!("it is longer than {MAX_URL_BYTES} bytes"));
-    }
-    let parsed =
-        url::Url::parse(uri).map_err(|err| format!("it is not an absolute URI ({err})"))?;
-    if parsed.fragment().is_some() {
-        return Err("it must not contain a fragment (`#...`)".to_owned());
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err("it must not contain a user name or password".to_owned());
-    }
-    match parsed.scheme() {
-        "https" => {
-            if parsed.host_str().is_none_or(str::is_empty) {
-                return Err("it has no host".to_owned());
-            }
-            Ok(())
-        }
-        "http" => match parsed.host() {
-            Some(url::Host::Domain("localhost")) => Ok(()),
-            Some(url::Host::Ipv4(address)) if address.is_loopback() => Ok(()),
-            Some(url::Host::Ipv6(address)) if address.is_loopback() => Ok(()),
-            _ => Err("plain http is allowed only on a loopback host (localhost, 127.0.0.1 or [::1]); use https".to_owned()),
-        },
-        scheme if scheme.contains('.') => Ok(()),
-        scheme => Err(format!(
-            "the scheme {scheme:?} is not allowed; use https, http on a loopback host, or a private-use scheme \
-             in reverse domain form such as \"com.example.app\""
-        )),
-    }
-}
-
-/// Returns an optional string field, or an error when it has another type.
-fn optional_string(metadata: &Map<String, Value>, field: &str) -> Result<Option<String>, String> {
-    match metadata.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(_) => Err(format!("`{field}` is not a string")),
-    }
-}
-
-/// Returns an optional array of strings, or an error when it has another type.
-fn string_list(metadata: &Map<String, Value>, field: &str) -> Result<Option<Vec<String>>, String> {
-    match metadata.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|item| {
-                item.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| format!("`{field}` contains a value that is not a string"))
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some),
-        Some(_) => Err(format!("`{field}` is not an array of strings")),
-    }
-}
-
-fn check_https_url(field: &str, value: &str) -> Result<(), String> {
-    match url::Url::parse(value) {
-        Ok(parsed) if parsed.scheme() == "https" && parsed.host_str().is_some() => Ok(()),
-        _ => Err(format!("`{field}` {value:?} is not an absolute https URL")),
-    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -830,162 +710,112 @@ mod tests {
         assert!(check_client_id_url("https://10.0.0.1/c", &["0.0.1".to_owned()]).is_err());
     }
 
-    fn document() -> Value {
-        json!({
+    fn document() -> Map<String, Value> {
+        let Value::Object(fields) = json!({
             "client_id": URL,
             "client_name": "Example MCP client",
             "redirect_uris": ["https://app.example.com/callback", "http://127.0.0.1:33418/callback"],
             "grant_types": ["authorization_code", "refresh_token"],
             "response_types": ["code"],
+            "scope": "files:read",
             "token_endpoint_auth_method": "none"
-        })
+        }) else {
+            unreachable!("a JSON object literal")
+        };
+        fields
     }
 
-    fn with(field: &str, value: Value) -> Value {
+    fn with(field: &str, value: Value) -> Map<String, Value> {
         let mut document = document();
-        document[field] = value;
+        document.insert(field.to_owned(), value);
         document
     }
 
-    fn invalid_reason(document: Value) -> String {
-        validate_document(URL, document, 0)
-            .expect_err("the document is rejected")
-            .to_string()
+    const OPEN: MetadataPolicy<'static> = MetadataPolicy {
+        approved_scopes: &[],
+        approved_callback_urls: &[],
+    };
+
+    fn invalid_reason(document: &Map<String, Value>, policy: MetadataPolicy<'_>) -> String {
+        let err = validate_document(URL, document, policy, 0).expect_err("the document is rejected");
+        assert!(matches!(err, CimdError::InvalidDocument { .. }), "{err}");
+        assert!(err.to_string().contains(URL), "the message names the URL: {err}");
+        err.to_string()
     }
 
     #[test]
     fn valid_document_becomes_client() {
-        let client = validate_document(URL, document(), 7).expect("valid document");
+        let client = validate_document(URL, &document(), OPEN, 7).expect("valid document");
         assert_eq!(client.client_id, URL);
-        assert_eq!(client.redirect_uris.len(), 2);
-        assert_eq!(client.token_endpoint_auth_method, "none");
-        assert_eq!(client.client_name.as_deref(), Some("Example MCP client"));
+        assert_eq!(client.metadata.redirect_uris.len(), 2);
+        assert_eq!(client.metadata.token_endpoint_auth_method, "none");
+        assert_eq!(client.metadata.client_name.as_deref(), Some("Example MCP client"));
         assert_eq!(client.fetched, 7);
     }
 
     #[test]
-    fn minimal_document_gets_defaults() {
-        let client = validate_document(
-            URL,
-            json!({"client_id": URL, "redirect_uris": ["https://a.test/cb"]}),
-            0,
-        )
-        .expect("valid document");
-        assert_eq!(client.token_endpoint_auth_method, "none");
-        assert_eq!(client.grant_types, ["authorization_code"]);
-        assert_eq!(client.response_types, ["code"]);
+    fn missing_auth_method_means_none() {
+        let mut document = document();
+        document.remove("token_endpoint_auth_method");
+        let client = validate_document(URL, &document, OPEN, 0).expect("valid document");
+        assert_eq!(client.metadata.token_endpoint_auth_method, "none");
+        assert!(!client.metadata.is_confidential());
     }
 
     #[test]
     fn client_id_must_equal_url() {
-        let message = invalid_reason(with(
-            "client_id",
-            json!("https://app.example.com/oauth/client.json/"),
-        ));
+        let message = invalid_reason(&with("client_id", json!(format!("{URL}/"))), OPEN);
         assert!(message.contains("differs from the URL"), "{message}");
-        assert!(message.contains(URL), "{message}");
         let mut missing = document();
-        missing.as_object_mut().expect("object").remove("client_id");
-        assert!(invalid_reason(missing).contains("`client_id` is missing"));
+        missing.remove("client_id");
+        assert!(invalid_reason(&missing, OPEN).contains("`client_id` is missing"));
     }
 
     #[test]
-    fn secrets_and_shared_secret_methods_rejected() {
-        assert!(invalid_reason(with("client_secret", json!("s3cret"))).contains("`client_secret`"));
+    fn secrets_and_other_auth_methods_rejected() {
+        assert!(invalid_reason(&with("client_secret", json!("s3cret")), OPEN).contains("`client_secret`"));
         assert!(
-            invalid_reason(with("client_secret_expires_at", json!(0)))
+            invalid_reason(&with("client_secret_expires_at", json!(0)), OPEN)
                 .contains("client_secret_expires_at")
         );
-        let message = invalid_reason(with(
-            "token_endpoint_auth_method",
-            json!("client_secret_basic"),
-        ));
-        assert!(
-            message.contains("\"client_secret_basic\" is not allowed"),
-            "{message}"
-        );
-    }
-
-    #[test]
-    fn private_key_jwt_needs_keys() {
-        let message = invalid_reason(with("token_endpoint_auth_method", json!("private_key_jwt")));
-        assert!(
-            message.contains("neither `jwks` nor `jwks_uri`"),
-            "{message}"
-        );
-        let mut document = with("token_endpoint_auth_method", json!("private_key_jwt"));
-        document["jwks_uri"] = json!("https://app.example.com/jwks.json");
-        document["grant_types"] = json!(["authorization_code", "client_credentials"]);
-        assert!(validate_document(URL, document, 0).is_ok());
-    }
-
-    #[test]
-    fn redirect_uris_required_and_checked() {
-        assert!(
-            invalid_reason(with("redirect_uris", json!([])))
-                .contains("`redirect_uris` is missing or empty")
-        );
-        assert!(
-            invalid_reason(with("redirect_uris", json!("https://a.test/cb")))
-                .contains("not an array")
-        );
-        let message = invalid_reason(with(
-            "redirect_uris",
-            json!(["http://app.example.com/callback"]),
-        ));
-        assert!(
-            message.contains("redirect URI \"http://app.example.com/callback\" is invalid"),
-            "{message}"
-        );
-    }
-
-    #[test]
-    fn redirect_uri_rules() {
-        for uri in [
-            "https://app.example.com/cb",
-            "http://localhost:8080/cb",
-            "http://127.0.0.1/cb",
-            "http://[::1]:9000/cb",
-            "com.example.app:/oauth2redirect",
-        ] {
-            assert_eq!(validate_redirect_uri(uri), Ok(()), "{uri}");
-        }
-        let cases = [
-            ("/relative", "not an absolute URI"),
-            ("https://app.example.com/cb#x", "fragment"),
-            ("https://user@app.example.com/cb", "user name"),
-            ("http://app.example.com/cb", "loopback"),
-            ("javascript:alert(1)", "scheme \"javascript\""),
-            ("data:text/html,hi", "scheme \"data\""),
-        ];
-        for (uri, expected) in cases {
-            let message = validate_redirect_uri(uri).expect_err("invalid redirect URI");
-            assert!(message.contains(expected), "{uri}: {message}");
+        for method in ["client_secret_basic", "private_key_jwt"] {
+            let message = invalid_reason(&with("token_endpoint_auth_method", json!(method)), OPEN);
+            assert!(message.contains(method), "{message}");
         }
     }
 
     #[test]
-    fn grant_and_response_types_checked() {
-        assert!(invalid_reason(with("response_types", json!(["token"]))).contains("only \"code\""));
-        assert!(invalid_reason(with("grant_types", json!(["implicit"]))).contains("\"implicit\""));
-        assert!(
-            invalid_reason(with("grant_types", json!(["client_credentials"])))
-                .contains("private_key_jwt")
-        );
-        assert!(invalid_reason(with("grant_types", json!(["refresh_token"]))).contains("disagree"));
+    fn redirect_uris_checked_like_registration() {
+        let message = invalid_reason(&with("redirect_uris", json!(["http://app.example.com/callback"])), OPEN);
+        assert!(message.contains("http://app.example.com/callback"), "{message}");
+        let mut missing = document();
+        missing.remove("redirect_uris");
+        assert!(invalid_reason(&missing, OPEN).contains("`redirect_uris` is missing"));
     }
 
     #[test]
-    fn optional_fields_typed() {
-        assert!(
-            invalid_reason(with("client_name", json!(5))).contains("`client_name` is not a string")
-        );
-        assert!(
-            invalid_reason(with("logo_uri", json!("http://app.example.com/logo.png")))
-                .contains("`logo_uri`")
-        );
-        assert!(invalid_reason(with("contacts", json!([1]))).contains("`contacts`"));
-        assert!(invalid_reason(json!(["not", "an", "object"])).contains("not a JSON object"));
+    fn server_policy_applies() {
+        let callbacks = vec!["https://app.example.com/callback".to_owned()];
+        let scopes = vec!["files:read".to_owned()];
+        let strict = MetadataPolicy {
+            approved_scopes: &scopes,
+            approved_callback_urls: &callbacks,
+        };
+        let message = invalid_reason(&document(), strict);
+        assert!(message.contains("http://127.0.0.1:33418/callback"), "{message}");
+        assert!(message.contains("approved callback URLs"), "{message}");
+
+        let one_callback = with("redirect_uris", json!(["https://app.example.com/callback"]));
+        assert!(validate_document(URL, &one_callback, strict, 0).is_ok());
+        let mut other_scope = one_callback.clone();
+        other_scope.insert("scope".to_owned(), json!("files:write"));
+        assert!(invalid_reason(&other_scope, strict).contains("files:write"));
+    }
+
+    #[test]
+    fn grant_types_checked_like_registration() {
+        let message = invalid_reason(&with("grant_types", json!(["client_credentials"])), OPEN);
+        assert!(message.contains("client_credentials"), "{message}");
     }
 
     #[test]

@@ -14,6 +14,10 @@ use serde::{Deserialize, Serialize};
 pub struct ServerConfig {
     /// Address the HTTP API listens on.
     pub listen: SocketAddr,
+    /// Base URL that clients reach the server at, such as
+    /// `https://sluice.example.com`; OAuth issuer URLs start with it. When
+    /// unset, `http://` and the address the server listens on.
+    pub public_url: Option<String>,
     /// Folder of the database and the compiled-component cache.
     pub data_dir: PathBuf,
     /// Folder of flow files deployed at start; none when unset.
@@ -71,6 +75,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
             data_dir: PathBuf::from("./sluice-data"),
             flows: None,
             cache_dir: None,
@@ -110,6 +115,33 @@ impl std::fmt::Debug for ServerConfig {
 }
 
 impl ServerConfig {
+    /// Returns the public base URL without a trailing slash: `public_url`,
+    /// or `http://` and `listening_on` when it is unset.
+    ///
+    /// # Errors
+    ///
+    /// Names the setting when `public_url` is not an absolute http or https
+    /// URL, or has a query or fragment.
+    pub fn public_base_url(&self, listening_on: SocketAddr) -> Result<String, String> {
+        let Some(text) = &self.public_url else {
+            return Ok(format!("http://{listening_on}"));
+        };
+        let fail = |reason: &str| {
+            format!(
+                "invalid setting `public_url`: {text:?} {reason}; write an absolute http or https URL such as \
+                 \"https://sluice.example.com\""
+            )
+        };
+        let url = url::Url::parse(text).map_err(|err| fail(&format!("is not a URL ({err})")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(fail("is not an http or https URL"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(fail("has a query or fragment"));
+        }
+        Ok(text.trim_end_matches('/').to_owned())
+    }
+
     /// Parses `egress_allowed_private`.
     ///
     /// # Errors
@@ -134,8 +166,9 @@ impl ServerConfig {
 }
 
 /// Setting names read from `SLUICE_<NAME>` environment variables.
-const ENV_KEYS: [&str; 23] = [
+const ENV_KEYS: [&str; 24] = [
     "listen",
+    "public_url",
     "data_dir",
     "flows",
     "cache_dir",
@@ -209,6 +242,7 @@ impl ServerConfig {
 fn expected_form(key: &str) -> &'static str {
     match key {
         "listen" => "an IP address and port such as 127.0.0.1:8080",
+        "public_url" => "an absolute http or https URL with no query or fragment, such as https://sluice.example.com",
         "data_dir" | "flows" | "cache_dir" => "a folder path",
         "max_body_bytes"
         | "max_concurrent_runs"

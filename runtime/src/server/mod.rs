@@ -45,6 +45,9 @@ pub fn open_store(data_dir: &Path) -> anyhow::Result<Arc<SqliteStore>> {
 ///
 /// Fails when the store, the engine, a flow file or the listener cannot be set up.
 pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
+    // Check `public_url` before anything starts; the value is used once the
+    // listener's address is known.
+    config.public_base_url(config.listen).map_err(anyhow::Error::msg)?;
     let store = open_store(&config.data_dir)?;
     let queue: Arc<dyn TriggerQueue> = Arc::clone(&store) as _;
     let backend: Arc<dyn Backend> = store;
@@ -134,6 +137,8 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
             )
         })?;
     let address = listener.local_addr()?;
+    let public_url = config.public_base_url(address).map_err(anyhow::Error::msg)?;
+    state.set_public_url(&public_url);
     tracing::info!(listen = %address, data_dir = %config.data_dir.display(), "Sluice is serving");
     println!("Sluice is listening on http://{address}");
 
