@@ -20,13 +20,20 @@ use axum::response::{IntoResponse, Response};
 use hyper_util::rt::TokioIo;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::{Value, json};
+use sluice::api::ApiSettings;
 use sluice::engine::{EgressClient, EgressPolicy, read_ca_file};
+use sluice::model::AuditQuery;
 use sluice::oauth::MetadataPolicy;
 use sluice::oauth::cimd::{
     CimdClient, CimdError, CimdResolver, CimdSettings, ResolutionEvent, ServerCimdPolicy,
 };
 use sluice::oauth::cimd_cache::CacheBounds;
+use sluice::oauth::metadata::authorization_server_metadata;
+use sluice::oauth::{McpServer, RegisteredClient, Verification, validate_client_metadata};
+use sluice::store::{Actor, IdentityStore as _, OAuthStore as _};
 use tower::ServiceExt as _;
+
+use common::app::{PROJECT, TestApp};
 
 /// One canned response of the test server.
 #[derive(Clone)]
@@ -270,10 +277,7 @@ fn on(domains: &[String]) -> ServerCimdPolicy<'_> {
     }
 }
 
-async fn resolve(
-    resolver: &CimdResolver,
-    url: &str,
-) -> Result<CimdClient, CimdError> {
+async fn resolve(resolver: &CimdResolver, url: &str) -> Result<CimdClient, CimdError> {
     resolver
         .resolve("p1", "docs-server", url, on(&localhost()))
         .await
@@ -292,7 +296,10 @@ async fn valid_document_resolves() {
         .expect("the document resolves");
 
     assert_eq!(client.client_id, url);
-    assert_eq!(client.metadata.client_name.as_deref(), Some("Loopback MCP client"));
+    assert_eq!(
+        client.metadata.client_name.as_deref(),
+        Some("Loopback MCP client")
+    );
     assert_eq!(client.metadata.redirect_uris.len(), 2);
     assert_eq!(client.metadata.token_endpoint_auth_method, "none");
     assert_eq!(client.metadata.grant_types, ["authorization_code"]);
@@ -651,10 +658,7 @@ async fn concurrent_resolutions_share_fetch() {
 }
 
 /// Starts five resolutions of `url` at once and waits for all of them.
-async fn futures_join(
-    resolver: &CimdResolver,
-    url: &str,
-) -> Vec<Result<CimdClient, CimdError>> {
+async fn futures_join(resolver: &CimdResolver, url: &str) -> Vec<Result<CimdClient, CimdError>> {
     let (a, b, c, d, e) = tokio::join!(
         resolve(resolver, url),
         resolve(resolver, url),
@@ -712,4 +716,216 @@ async fn observer_sees_fetches_only() {
         .filter(|event| matches!(event, ResolutionEvent::Failed { client_id, .. } if client_id.ends_with("absent.json")))
         .count();
     assert_eq!(failures, 1, "{events:?}");
+}
+
+/// Creates the MCP server `docs` with metadata documents from `localhost`
+/// turned on or off, and makes the app resolve through the fixture's CA.
+async fn app_with_server(fixture: &Fixture, documents: bool) -> TestApp {
+    let app = TestApp::new(ApiSettings::default());
+    app.state.set_cimd_resolver(CimdResolver::new(
+        fixture.client(Duration::from_secs(5)),
+        CimdSettings::default(),
+    ));
+    let server = json!({
+        "id": "docs",
+        "name": "Docs MCP",
+        "registration": {
+            "dynamicClientRegistration": true,
+            "clientIdMetadataDocuments": documents,
+            "approvedCimdDomains": ["localhost"]
+        }
+    });
+    let (status, created) = app.post("/v1/mgmt/mcp/server/create", server).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    app
+}
+
+/// Returns the audit actions of the first project, newest first, once at
+/// least `count` were recorded. The resolver records them in the background.
+async fn audit_actions(app: &TestApp, count: usize) -> Vec<String> {
+    for _ in 0..200 {
+        let (events, _) = app
+            .backend
+            .search_audit(PROJECT, &AuditQuery::default())
+            .expect("audit search");
+        let actions: Vec<String> = events
+            .iter()
+            .map(|event| event.action.clone())
+            .filter(|action| action.starts_with("McpClientMetadata"))
+            .collect();
+        if actions.len() >= count {
+            return actions;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("fewer than {count} Client ID Metadata Document audit events were recorded");
+}
+
+#[tokio::test]
+async fn resolve_call_returns_document_client() {
+    let fixture = Fixture::start();
+    fixture.site.set(
+        "client.json",
+        Reply::json(&fixture.document("client.json")).cache_control("max-age=600"),
+    );
+    let app = app_with_server(&fixture, true).await;
+    let url = fixture.url("client.json");
+    let body = json!({ "serverId": "docs", "clientId": url });
+
+    let (status, first) = app.post("/v1/mgmt/mcp/client/resolve", body.clone()).await;
+    let (again_status, again) = app.post("/v1/mgmt/mcp/client/resolve", body).await;
+
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let client = &first["client"];
+    assert_eq!(client["clientId"], url);
+    assert_eq!(client["serverId"], "docs");
+    assert_eq!(client["source"], "metadataDocument");
+    assert_eq!(client["verification"], "verified");
+    assert_eq!(client["confidential"], false);
+    assert_eq!(client["clientName"], "Loopback MCP client");
+    assert_eq!(
+        client["metadata"]["redirect_uris"][0],
+        "http://127.0.0.1:33418/callback"
+    );
+    assert_eq!(again_status, StatusCode::OK, "{again}");
+    assert_eq!(again["client"]["fetched"], client["fetched"]);
+    assert_eq!(fixture.site.requests("client.json"), 1);
+
+    let actions = audit_actions(&app, 1).await;
+    assert_eq!(actions, ["McpClientMetadataResolved"]);
+}
+
+#[tokio::test]
+async fn resolve_call_rejects_when_off() {
+    let fixture = Fixture::start();
+    fixture
+        .site
+        .set("client.json", Reply::json(&fixture.document("client.json")));
+    let app = app_with_server(&fixture, false).await;
+
+    let (status, body) = app
+        .post(
+            "/v1/mgmt/mcp/client/resolve",
+            json!({ "serverId": "docs", "clientId": fixture.url("client.json") }),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let message = body["errorMessage"].as_str().unwrap_or_default();
+    assert!(message.contains("clientIdMetadataDocuments"), "{body}");
+    assert!(message.contains(&fixture.url("client.json")), "{body}");
+    assert_eq!(fixture.site.requests("client.json"), 0);
+}
+
+#[tokio::test]
+async fn resolve_call_records_failure() {
+    let fixture = Fixture::start();
+    let app = app_with_server(&fixture, true).await;
+
+    let (status, body) = app
+        .post(
+            "/v1/mgmt/mcp/client/resolve",
+            json!({ "serverId": "docs", "clientId": fixture.url("absent.json") }),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("404"),
+        "{body}"
+    );
+    let actions = audit_actions(&app, 1).await;
+    assert_eq!(actions, ["McpClientMetadataRejected"]);
+}
+
+#[tokio::test]
+async fn resolve_call_finds_registered_client() {
+    let fixture = Fixture::start();
+    let app = app_with_server(&fixture, true).await;
+    let metadata = validate_client_metadata(
+        &json!({ "redirect_uris": ["https://agent.example.com/cb"], "token_endpoint_auth_method": "none" }),
+        ANY_METADATA,
+    )
+    .expect("valid metadata");
+    let client = RegisteredClient {
+        client_id: "c_registered".to_owned(),
+        server_id: "docs".to_owned(),
+        metadata,
+        verification: Verification::Unverified,
+        client_secret_hash: None,
+        registration_token_hash: "00".repeat(32),
+        issued_at: 1,
+        updated: 1,
+    };
+    let event = client.event(
+        "McpClientRegistered",
+        &Actor::new("test"),
+        serde_json::Map::new(),
+    );
+    app.backend
+        .insert_mcp_client(PROJECT, &client, event)
+        .expect("client is stored");
+
+    let (status, body) = app
+        .post(
+            "/v1/mgmt/mcp/client/resolve",
+            json!({ "serverId": "docs", "clientId": "c_registered" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["client"]["source"], "registration");
+    assert_eq!(body["client"]["verification"], "unverified");
+
+    let (status, body) = app
+        .post(
+            "/v1/mgmt/mcp/client/resolve",
+            json!({ "serverId": "docs", "clientId": "c_unknown" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+
+    let (status, body) = app
+        .post(
+            "/v1/mgmt/mcp/client/resolve",
+            json!({ "serverId": "nope", "clientId": "c_registered" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+
+    let (status, body) = app
+        .post("/v1/mgmt/mcp/client/resolve", json!({ "serverId": "docs" }))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("clientId"),
+        "{body}"
+    );
+}
+
+#[test]
+fn metadata_advertises_documents_when_on() {
+    for documents in [true, false] {
+        let server: McpServer = serde_json::from_value(json!({
+            "id": "docs",
+            "name": "Docs MCP",
+            "registration": { "clientIdMetadataDocuments": documents, "approvedCimdDomains": ["localhost"] }
+        }))
+        .expect("server record");
+
+        let metadata =
+            authorization_server_metadata(&server, "https://sluice.example.com/oauth/P1/docs");
+
+        let advertised = metadata.get("client_id_metadata_document_supported");
+        if documents {
+            assert_eq!(advertised, Some(&json!(true)), "{metadata}");
+        } else {
+            assert_eq!(advertised, None, "{metadata}");
+        }
+    }
 }

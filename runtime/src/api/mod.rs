@@ -10,6 +10,7 @@ pub mod error;
 mod flows;
 pub mod json;
 mod mcp;
+mod mcp_resolve;
 mod openapi;
 mod tenants;
 mod users;
@@ -137,18 +138,22 @@ impl AppState {
         let _ = self.0.connector_resolver.set(resolver);
     }
 
-    /// Resolves Client ID Metadata Documents with `resolver`. Only the first
-    /// call, made before the first resolution, takes effect.
-    pub fn set_cimd_resolver(&self, resolver: Arc<CimdResolver>) {
-        let _ = self.0.cimd_resolver.set(resolver);
+    /// Resolves Client ID Metadata Documents with `resolver`, which records
+    /// its audit events in the backend. Only the first call, made before the
+    /// first resolution, takes effect.
+    pub fn set_cimd_resolver(&self, resolver: CimdResolver) {
+        let observer = mcp_resolve::audit_observer(self.backend());
+        let _ = self.0.cimd_resolver.set(Arc::new(resolver.with_observer(observer)));
     }
 
-    /// Returns the Client ID Metadata Document resolver.
-    pub fn cimd_resolver(&self) -> Arc<CimdResolver> {
+    /// Returns the Client ID Metadata Document resolver, one with the
+    /// default egress policy and settings when none was set.
+    pub(crate) fn cimd_resolver(&self) -> Arc<CimdResolver> {
         Arc::clone(self.0.cimd_resolver.get_or_init(|| {
             let client = EgressClient::new(EgressPolicy::default(), Vec::new())
                 .unwrap_or_else(|err| unreachable!("the bundled roots are valid trust anchors: {err}"));
-            Arc::new(CimdResolver::new(client, CimdSettings::default()))
+            let observer = mcp_resolve::audit_observer(self.backend());
+            Arc::new(CimdResolver::new(client, CimdSettings::default()).with_observer(observer))
         }))
     }
 
@@ -235,6 +240,7 @@ pub fn router(state: AppState) -> Router {
         .merge(flows::routes())
         .merge(connectors::routes())
         .merge(mcp::routes())
+        .merge(mcp_resolve::routes())
         .merge(components::routes())
         .merge(users::routes())
         .merge(tenants::routes())

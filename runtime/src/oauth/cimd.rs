@@ -32,7 +32,14 @@ use crate::engine::{EgressClient, EgressError};
 /// that authorization servers cap documents at 5 KB.
 pub const DEFAULT_MAX_DOCUMENT_BYTES: u64 = 5 * 1024;
 
-/// Maximum length of a `client_id` URL or a redirect URI, in bytes.
+/// Audit action recorded when a server first resolves a metadata document,
+/// or resolves one whose content changed.
+pub const CLIENT_METADATA_RESOLVED: &str = "McpClientMetadataResolved";
+
+/// Audit action recorded when fetching or validating a metadata document fails.
+pub const CLIENT_METADATA_REJECTED: &str = "McpClientMetadataRejected";
+
+/// Maximum length of a `client_id` URL, in bytes.
 pub const MAX_URL_BYTES: usize = 2048;
 
 /// Error of resolving a `client_id` URL to a client. Every message names
@@ -256,7 +263,12 @@ impl CimdResolver {
             Some(outcome) => outcome?,
             None => self.fetch_shared(&key, policy.metadata).await?,
         };
-        validate_document(client_id, &document.fields, policy.metadata, document.fetched)
+        validate_document(
+            client_id,
+            &document.fields,
+            policy.metadata,
+            document.fetched,
+        )
     }
 
     /// Fetches the document of `key`, sharing one fetch between concurrent
@@ -283,7 +295,11 @@ impl CimdResolver {
     /// A document that the rules reject is cached for at most
     /// [`CimdSettings::failure_ttl`], so a corrected document is picked up
     /// soon without a fetch per resolution.
-    async fn fetch_and_store(&self, key: &CacheKey, metadata_policy: MetadataPolicy<'_>) -> Outcome {
+    async fn fetch_and_store(
+        &self,
+        key: &CacheKey,
+        metadata_policy: MetadataPolicy<'_>,
+    ) -> Outcome {
         let (project, server, url) = key;
         let fetched = self.fetch(url).await;
         let now = Instant::now();
@@ -304,7 +320,8 @@ impl CimdResolver {
                     }
                     Err(err) => {
                         self.report_failure(key, &err);
-                        let lifetime = lifetime.map(|lifetime| lifetime.min(self.settings.failure_ttl));
+                        let lifetime =
+                            lifetime.map(|lifetime| lifetime.min(self.settings.failure_ttl));
                         (Ok(Arc::new(document)), lifetime)
                     }
                 }
@@ -423,6 +440,7 @@ pub fn check_client_id_url(url: &str, approved_domains: &[String]) -> Result<(),
     if url.len() > MAX_URL_BYTES {
         return Err(invalid(&format!("it is longer than {MAX_URL_BYTES} bytes")));
     }
+
     let Some(rest) = url.strip_prefix("https://") else {
         return Err(invalid(
             "it must use the https scheme, such as \"https://app.example.com/oauth/client.json\"",
@@ -436,20 +454,21 @@ pub fn check_client_id_url(url: &str, approved_domains: &[String]) -> Result<(),
     if authority.contains('@') {
         return Err(invalid("it must not contain a user name or password"));
     }
+
     let path = path_and_query.split('?').next().unwrap_or("");
     if path.is_empty() || path == "/" {
         return Err(invalid(
             "it must have a path, such as \"https://app.example.com/oauth/client.json\"",
         ));
     }
+    // A percent-encoded dot (`%2E`) is a dot to servers that decode paths.
     if path.split('/').any(|segment| {
-        segment == "."
-            || segment == ".."
-            || segment.eq_ignore_ascii_case("%2e")
-            || segment.eq_ignore_ascii_case("%2e%2e")
+        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+        decoded == "." || decoded == ".."
     }) {
         return Err(invalid("its path must not contain `.` or `..` segments"));
     }
+
     let uri: http::Uri = url
         .parse()
         .map_err(|err| invalid(&format!("it is not a valid URL: {err}")))?;
@@ -672,6 +691,7 @@ mod tests {
                 "https://app.example.com/%2E%2E/client.json",
                 "`..` segments",
             ),
+            ("https://app.example.com/.%2e/client.json", "`..` segments"),
             ("https://app.example.com/has space", "not a valid URL"),
         ];
         for (url, expected) in cases {
@@ -737,9 +757,13 @@ mod tests {
     };
 
     fn invalid_reason(document: &Map<String, Value>, policy: MetadataPolicy<'_>) -> String {
-        let err = validate_document(URL, document, policy, 0).expect_err("the document is rejected");
+        let err =
+            validate_document(URL, document, policy, 0).expect_err("the document is rejected");
         assert!(matches!(err, CimdError::InvalidDocument { .. }), "{err}");
-        assert!(err.to_string().contains(URL), "the message names the URL: {err}");
+        assert!(
+            err.to_string().contains(URL),
+            "the message names the URL: {err}"
+        );
         err.to_string()
     }
 
@@ -749,7 +773,10 @@ mod tests {
         assert_eq!(client.client_id, URL);
         assert_eq!(client.metadata.redirect_uris.len(), 2);
         assert_eq!(client.metadata.token_endpoint_auth_method, "none");
-        assert_eq!(client.metadata.client_name.as_deref(), Some("Example MCP client"));
+        assert_eq!(
+            client.metadata.client_name.as_deref(),
+            Some("Example MCP client")
+        );
         assert_eq!(client.fetched, 7);
     }
 
@@ -773,7 +800,10 @@ mod tests {
 
     #[test]
     fn secrets_and_other_auth_methods_rejected() {
-        assert!(invalid_reason(&with("client_secret", json!("s3cret")), OPEN).contains("`client_secret`"));
+        assert!(
+            invalid_reason(&with("client_secret", json!("s3cret")), OPEN)
+                .contains("`client_secret`")
+        );
         assert!(
             invalid_reason(&with("client_secret_expires_at", json!(0)), OPEN)
                 .contains("client_secret_expires_at")
@@ -786,8 +816,14 @@ mod tests {
 
     #[test]
     fn redirect_uris_checked_like_registration() {
-        let message = invalid_reason(&with("redirect_uris", json!(["http://app.example.com/callback"])), OPEN);
-        assert!(message.contains("http://app.example.com/callback"), "{message}");
+        let message = invalid_reason(
+            &with("redirect_uris", json!(["http://app.example.com/callback"])),
+            OPEN,
+        );
+        assert!(
+            message.contains("http://app.example.com/callback"),
+            "{message}"
+        );
         let mut missing = document();
         missing.remove("redirect_uris");
         assert!(invalid_reason(&missing, OPEN).contains("`redirect_uris` is missing"));
@@ -802,7 +838,10 @@ mod tests {
             approved_callback_urls: &callbacks,
         };
         let message = invalid_reason(&document(), strict);
-        assert!(message.contains("http://127.0.0.1:33418/callback"), "{message}");
+        assert!(
+            message.contains("http://127.0.0.1:33418/callback"),
+            "{message}"
+        );
         assert!(message.contains("approved callback URLs"), "{message}");
 
         let one_callback = with("redirect_uris", json!(["https://app.example.com/callback"]));

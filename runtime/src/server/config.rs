@@ -56,14 +56,14 @@ pub struct ServerConfig {
     pub egress_timeout_ms: u64,
     /// Largest response body a connector may receive, in bytes.
     pub egress_max_response_bytes: u64,
-    /// PEM file of extra CA certificates that requests the host makes
-    /// itself trust, such as fetches of Client ID Metadata Documents;
-    /// connector components do not use it.
+    /// PEM file of extra CA certificates for requests the host makes
+    /// itself, such as fetches of Client ID Metadata Documents. Connector
+    /// components do not use it.
     pub egress_extra_ca_file: Option<PathBuf>,
     /// Largest Client ID Metadata Document accepted, in bytes.
     pub cimd_max_document_bytes: u64,
     /// Minimum time a fetched Client ID Metadata Document is reused, in
-    /// seconds, unless its response says `no-store` or `no-cache`.
+    /// seconds, unless its response has `no-store` or `no-cache`.
     pub cimd_cache_min_ttl_secs: u64,
     /// Maximum time a fetched Client ID Metadata Document is reused, in seconds.
     pub cimd_cache_max_ttl_secs: u64,

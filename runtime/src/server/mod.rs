@@ -124,7 +124,7 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     }
     state.set_trigger_queue(Arc::clone(&queue));
     state.set_connector_resolver(connectors);
-    state.set_cimd_resolver(Arc::new(cimd));
+    state.set_cimd_resolver(cimd);
     let triggers = Triggers::start(state.clone(), queue, trigger_settings(&config)).await?;
 
     let shutdown = shutdown_signal()?;
