@@ -8,6 +8,7 @@
 //! authorization server.
 
 pub mod clients;
+pub mod decision;
 pub mod metadata;
 pub mod registration;
 pub mod servers;
