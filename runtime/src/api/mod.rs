@@ -11,6 +11,7 @@ mod flows;
 pub mod json;
 mod mcp;
 mod mcp_resolve;
+mod oauth;
 mod openapi;
 mod tenants;
 mod users;
@@ -47,6 +48,10 @@ pub struct ApiSettings {
     pub max_body_bytes: usize,
     /// Runs that may execute at once; more get 429 with `Retry-After`.
     pub max_concurrent_runs: usize,
+    /// Client registrations accepted per minute from one network address,
+    /// as a token bucket that also allows a burst of this many; more get 429
+    /// with `Retry-After`. 0 turns the limit off.
+    pub registrations_per_minute: u32,
 }
 
 impl Default for ApiSettings {
@@ -54,6 +59,7 @@ impl Default for ApiSettings {
         Self {
             max_body_bytes: 1 << 20,
             max_concurrent_runs: 64,
+            registrations_per_minute: 20,
         }
     }
 }
@@ -90,12 +96,17 @@ struct Shared {
     /// Base URL that clients reach the server at, without a trailing slash;
     /// the OAuth issuer URLs start with it.
     public_url: OnceLock<String>,
+    /// Token buckets of the registration endpoint, by caller address;
+    /// `None` when the limit is off.
+    registration_limiter: Option<governor::DefaultKeyedRateLimiter<std::net::IpAddr>>,
 }
 
 impl AppState {
     /// Creates the state. `runtime` must run against the same `backend`.
     pub fn new(backend: Arc<dyn Backend>, runtime: Runtime, settings: ApiSettings) -> Self {
         let run_slots = Arc::new(Semaphore::new(settings.max_concurrent_runs.max(1)));
+        let registration_limiter = std::num::NonZeroU32::new(settings.registrations_per_minute)
+            .map(|rate| governor::RateLimiter::keyed(governor::Quota::per_minute(rate)));
         Self(Arc::new(Shared {
             backend,
             runtime,
@@ -112,6 +123,7 @@ impl AppState {
             connector_resolver: OnceLock::new(),
             cimd_resolver: OnceLock::new(),
             public_url: OnceLock::new(),
+            registration_limiter,
         }))
     }
 
@@ -171,6 +183,30 @@ impl AppState {
             .get()
             .cloned()
             .ok_or_else(|| error::ApiError::internal("this server was set up without a public URL"))
+    }
+
+    /// Takes a token from the registration bucket of `address`, or fails
+    /// with 429 and the seconds until the next token. A request without a
+    /// known address shares one bucket with the others that lack one.
+    fn check_registration_rate(&self, address: Option<std::net::IpAddr>) -> Result<(), oauth::OAuthError> {
+        use governor::clock::{Clock as _, DefaultClock};
+
+        /// Buckets kept before full ones are dropped, so many addresses cannot grow the map without bound.
+        const MAX_TRACKED_ADDRESSES: usize = 10_000;
+
+        let Some(limiter) = &self.0.registration_limiter else {
+            return Ok(());
+        };
+        if limiter.len() > MAX_TRACKED_ADDRESSES {
+            limiter.retain_recent();
+        }
+        let key = address.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        limiter.check_key(&key).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            tracing::info!(client.address = %key, retry_after_secs = seconds, "Rate limited a client registration");
+            oauth::OAuthError::too_many_requests(seconds.max(1))
+        })
     }
 
     /// Returns the published components of the runtime.
@@ -241,6 +277,7 @@ pub fn router(state: AppState) -> Router {
         .merge(connectors::routes())
         .merge(mcp::routes())
         .merge(mcp_resolve::routes())
+        .merge(oauth::routes())
         .merge(components::routes())
         .merge(users::routes())
         .merge(tenants::routes())

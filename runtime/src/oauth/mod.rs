@@ -10,6 +10,7 @@
 pub mod cimd;
 pub mod cimd_cache;
 pub mod clients;
+pub mod decision;
 pub mod metadata;
 pub mod registration;
 pub mod servers;

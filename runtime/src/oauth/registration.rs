@@ -248,6 +248,7 @@ pub fn validate_client_metadata(request: &Value, policy: MetadataPolicy<'_>) -> 
     }
     let mut problems = Problems::default();
 
+    let redirect_uris_sent = fields.get("redirect_uris").is_some_and(|value| !value.is_null());
     let redirect_uris = take_strings(&mut fields, "redirect_uris", &mut problems);
     let grant_types =
         take_strings(&mut fields, "grant_types", &mut problems).unwrap_or_else(|| vec!["authorization_code".to_owned()]);
@@ -279,7 +280,9 @@ pub fn validate_client_metadata(request: &Value, policy: MetadataPolicy<'_>) -> 
     }
 
     let redirect_uris = redirect_uris.unwrap_or_default();
-    if grant_types.iter().any(|grant| grant == "authorization_code") && redirect_uris.is_empty() {
+    // A `redirect_uris` of the wrong type is already reported as invalid metadata.
+    let type_error = redirect_uris_sent && redirect_uris.is_empty() && !fields_had_empty_list(request);
+    if grant_types.iter().any(|grant| grant == "authorization_code") && redirect_uris.is_empty() && !type_error {
         problems
             .redirect
             .push("`redirect_uris` is missing: the `authorization_code` grant needs at least one redirect URI".to_owned());
@@ -350,6 +353,14 @@ pub fn validate_client_metadata(request: &Value, policy: MetadataPolicy<'_>) -> 
         software_version,
         extra: fields,
     })
+}
+
+/// Returns whether the request's `redirect_uris` is an empty array.
+fn fields_had_empty_list(request: &Value) -> bool {
+    request
+        .get("redirect_uris")
+        .and_then(Value::as_array)
+        .is_some_and(Vec::is_empty)
 }
 
 /// Checks the grant and response types against the supported ones and

@@ -28,6 +28,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Runs that may execute at once before the API returns 429.
     pub max_concurrent_runs: usize,
+    /// Client registrations accepted per minute from one network address
+    /// before the registration endpoint returns 429; 0 turns the limit off.
+    pub registrations_per_minute: u32,
     /// Steps a run may take before it fails.
     pub max_steps: u32,
     /// Default wall-clock limit of one step, in milliseconds.
@@ -81,6 +84,7 @@ impl Default for ServerConfig {
             cache_dir: None,
             max_body_bytes: 1 << 20,
             max_concurrent_runs: 64,
+            registrations_per_minute: 20,
             max_steps: 1_000,
             step_timeout_ms: 1_000,
             step_memory_mib: 64,
@@ -166,7 +170,8 @@ impl ServerConfig {
 }
 
 /// Setting names read from `SLUICE_<NAME>` environment variables.
-const ENV_KEYS: [&str; 24] = [
+const ENV_KEYS: [&str; 25] = [
+    "registrations_per_minute",
     "listen",
     "public_url",
     "data_dir",
@@ -253,6 +258,7 @@ fn expected_form(key: &str) -> &'static str {
         | "trigger_max_attempts"
         | "trigger_backoff_ms"
         | "trigger_max_depth" => "a positive whole number",
+        "registrations_per_minute" => "a whole number of registrations per minute, or 0 for no limit",
         "audit_retention_days" => "a whole number of days, or 0 to keep audit events forever",
         "egress_timeout_ms"
         | "egress_max_response_bytes"

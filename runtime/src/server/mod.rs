@@ -117,6 +117,7 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         ApiSettings {
             max_body_bytes: config.max_body_bytes,
             max_concurrent_runs: config.max_concurrent_runs,
+            registrations_per_minute: config.registrations_per_minute,
         },
     );
     for document in flow_documents {
