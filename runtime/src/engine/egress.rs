@@ -280,6 +280,9 @@ impl WasiHttpHooks for EgressHooks {
                     return Err(Error::DestinationNotFound);
                 }
             }
+            // NOTE: this sender trusts only the bundled `webpki-roots`, so
+            // `egress_extra_ca_file` does not reach connector requests. Sending
+            // them with the host's `EgressClient` would close that gap.
             let (response, io) =
                 wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
             let limit = policy.max_response_bytes;
