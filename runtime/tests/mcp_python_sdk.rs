@@ -31,7 +31,14 @@ fn python_with_sdk() -> PathBuf {
             .expect("python3 runs; the test needs Python 3.10 or newer");
         assert!(status.success(), "python3 -m venv failed");
         let status = Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", MCP_SDK])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                MCP_SDK,
+            ])
             .status()
             .expect("pip runs");
         assert!(status.success(), "pip install {MCP_SDK} failed");
@@ -58,7 +65,10 @@ fn python_sdk_discovers_and_registers() {
         }),
     );
     assert_eq!(status, 200, "{created}");
-    let issuer = created["server"]["issuer"].as_str().expect("issuer").to_owned();
+    let issuer = created["server"]["issuer"]
+        .as_str()
+        .expect("issuer")
+        .to_owned();
     assert_eq!(issuer, format!("{}/oauth/{PROJECT}/docs", server.base));
 
     let output = Command::new(&python)
@@ -68,13 +78,19 @@ fn python_sdk_discovers_and_registers() {
         .expect("python runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "SDK script failed:\nstdout: {stdout}\nstderr: {stderr}");
+    assert!(
+        output.status.success(),
+        "SDK script failed:\nstdout: {stdout}\nstderr: {stderr}"
+    );
     let line = stdout.lines().last().expect("the script prints one line");
     let result: Value = serde_json::from_str(line).expect("the script prints JSON");
 
     assert_eq!(
         result["metadataUrl"],
-        format!("{}/.well-known/oauth-authorization-server/oauth/{PROJECT}/docs", server.base)
+        format!(
+            "{}/.well-known/oauth-authorization-server/oauth/{PROJECT}/docs",
+            server.base
+        )
     );
     assert_eq!(result["issuer"], issuer);
     assert_eq!(result["registrationEndpoint"], format!("{issuer}/register"));
@@ -89,14 +105,29 @@ fn python_sdk_discovers_and_registers() {
     let status_of = |client: &Value| {
         listed["clients"]
             .as_array()
-            .and_then(|clients| clients.iter().find(|listed| listed["clientId"] == client["clientId"]))
+            .and_then(|clients| {
+                clients
+                    .iter()
+                    .find(|listed| listed["clientId"] == client["clientId"])
+            })
             .map(|listed| listed["verification"].clone())
             .unwrap_or(Value::Null)
     };
-    assert_eq!(status_of(local), "verified", "a named loopback client: {listed}");
-    assert_eq!(status_of(remote), "unverified", "a redirect URI outside example.com: {listed}");
+    assert_eq!(
+        status_of(local),
+        "verified",
+        "a named loopback client: {listed}"
+    );
+    assert_eq!(
+        status_of(remote),
+        "unverified",
+        "a redirect URI outside example.com: {listed}"
+    );
 
-    let (status, found) = server.post("/v1/mgmt/audit/search", json!({"actions": ["McpClientRegistered"]}));
+    let (status, found) = server.post(
+        "/v1/mgmt/audit/search",
+        json!({"actions": ["McpClientRegistered"]}),
+    );
     assert_eq!(status, 200, "{found}");
     let audits = found["audits"].as_array().cloned().unwrap_or_default();
     let local_event = audits
@@ -106,6 +137,11 @@ fn python_sdk_discovers_and_registers() {
     assert_eq!(local_event["data"]["status"], "verified");
     assert_eq!(local_event["data"]["clientName"], "Local coding agent");
     assert_eq!(local_event["remoteAddress"], "127.0.0.1");
-    assert!(audits.iter().any(|event| event["data"]["clientId"] == remote["clientId"]), "{found}");
+    assert!(
+        audits
+            .iter()
+            .any(|event| event["data"]["clientId"] == remote["clientId"]),
+        "{found}"
+    );
     server.stop();
 }

@@ -1,12 +1,12 @@
 """Discovers an MCP server's authorization server in Sluice and registers
 clients with the MCP Python SDK's own OAuth helpers.
 
-Reads the issuer URL from SLUICE_ISSUER. For each client in CLIENTS, the
-script runs the SDK's RFC 8414 discovery (path-aware well-known URLs,
-metadata parsing, issuer check) and its RFC 7591 registration (request
-building, response parsing, usability check), then prints one JSON line:
-the metadata it found and, per client, the issued client id and whether
-it received a secret.
+Reads the issuer URL from SLUICE_ISSUER. The script runs the SDK's RFC 8414
+discovery: path-aware well-known URLs, metadata parsing and the issuer
+check. Then it registers each client in CLIENTS with the SDK's RFC 7591
+code: request building, response parsing and the usability check. It
+prints one JSON line with the metadata it found and, per client, the
+issued client id and whether it received a secret.
 """
 
 import asyncio
