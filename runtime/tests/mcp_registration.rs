@@ -717,6 +717,8 @@ async fn client_configuration_needs_its_token() {
     assert_eq!(read.status, StatusCode::OK, "{}", read.body);
     assert_eq!(read.body["client_id"], client_id);
     assert_eq!(read.body["client_name"], "Local agent");
+    assert_eq!(read.body["registration_access_token"], first["registration_access_token"]);
+    assert!(read.body.get("client_secret").is_none(), "{}", read.body);
     for auth in [
         None,
         Some(other_token.as_str()),

@@ -436,12 +436,7 @@ async fn authorized_client(
     client_id: &str,
     headers: &HeaderMap,
 ) -> Result<RegisteredClient, OAuthError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .filter(|token| !token.is_empty())
-        .ok_or_else(OAuthError::invalid_token)?;
+    let token = bearer_token(headers).ok_or_else(OAuthError::invalid_token)?;
     let presented = hash_secret(token);
     let backend = state.backend();
     let project_owned = project.to_owned();
@@ -468,10 +463,28 @@ async fn read_client(
 ) -> Result<Response, OAuthError> {
     let client = authorized_client(&state, &project, &server_id, &client_id, &headers).await?;
     let issuer = issuer(&state.public_url()?, &project, &server_id);
-    Ok(no_store(
-        StatusCode::OK,
-        Value::Object(client_information(&client, &issuer)),
-    ))
+    let mut body = client_information(&client, &issuer);
+    echo_token(&mut body, &headers);
+    Ok(no_store(StatusCode::OK, Value::Object(body)))
+}
+
+/// Adds the caller's own registration access token to an RFC 7592
+/// response, which carries it like the registration response. Sluice
+/// keeps only the token's hash, so the token comes from the request,
+/// which [`authorized_client`] has checked.
+fn echo_token(body: &mut Map<String, Value>, headers: &HeaderMap) {
+    if let Some(token) = bearer_token(headers) {
+        body.insert("registration_access_token".to_owned(), Value::from(token));
+    }
+}
+
+/// Returns the token of an `Authorization: Bearer` header.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .filter(|token| !token.is_empty())
 }
 
 async fn update_client(
@@ -559,10 +572,9 @@ async fn update_client(
         status = updated.verification.as_str(),
         "Updated MCP client metadata"
     );
-    Ok(no_store(
-        StatusCode::OK,
-        Value::Object(client_information(&updated, &issuer)),
-    ))
+    let mut body = client_information(&updated, &issuer);
+    echo_token(&mut body, &headers);
+    Ok(no_store(StatusCode::OK, Value::Object(body)))
 }
 
 async fn delete_client(
