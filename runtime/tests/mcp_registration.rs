@@ -34,6 +34,20 @@ fn rejecting_flow() -> Value {
     })
 }
 
+/// Returns a flow whose decision step fails, because its status is not one
+/// the action accepts.
+fn failing_flow() -> Value {
+    json!({
+        "id": "broken-decision", "name": "Broken decision", "type": "management", "trigger": {"api": false},
+        "start": "decide",
+        "steps": [
+            {"id": "decide", "kind": "action", "component": "builtin:set-client-verification",
+             "config": {"status": "trusted"}, "next": {"success": "done"}},
+            {"id": "done", "kind": "end", "outputs": []}
+        ]
+    })
+}
+
 /// Creates the server `docs` in the first project, with `extra` fields.
 async fn app_with_server(settings: ApiSettings, extra: Value) -> TestApp {
     let app = TestApp::new(settings);
@@ -47,7 +61,7 @@ async fn app_with_server(settings: ApiSettings, extra: Value) -> TestApp {
     if let (Value::Object(fields), Value::Object(extra)) = (&mut server, extra) {
         fields.extend(extra);
     }
-    for flow in [example_flow(), rejecting_flow()] {
+    for flow in [example_flow(), rejecting_flow(), failing_flow()] {
         app.state.deploy(PROJECT, flow).await.expect("flow deploys");
     }
     let (status, created) = app.post("/v1/mgmt/mcp/server/create", server).await;
@@ -863,4 +877,34 @@ async fn register_at(app: &TestApp, project: &str) -> Reply {
         Some(public_client().to_string()),
     )
     .await
+}
+
+#[tokio::test]
+async fn failed_flow_registers_nothing() {
+    let app = app_with_server(ApiSettings::default(), json!({"registrationFlowId": "broken-decision"})).await;
+
+    let reply = register(&app, public_client()).await;
+
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", reply.body);
+    assert_eq!(reply.body["error"], "server_error");
+    let description = reply.body["error_description"].as_str().unwrap_or_default();
+    assert!(description.contains("run `"), "the description names the run: {description}");
+    let (_, listed) = app.post("/v1/mgmt/mcp/client/list", json!({"serverId": "docs"})).await;
+    assert_eq!(listed["clients"], json!([]));
+    let (_, runs) = app.post("/v1/mgmt/flow/runs", json!({"flowId": "broken-decision"})).await;
+    assert_eq!(runs["runs"][0]["status"], "failed", "{runs}");
+}
+
+#[tokio::test]
+async fn undeployed_flow_registers_nothing() {
+    let app = app_with_server(ApiSettings::default(), json!({"registrationFlowId": "verify-mcp-client"})).await;
+    let (status, deleted) = app.post("/v1/mgmt/flow/delete", json!({"ids": ["verify-mcp-client"]})).await;
+    assert_eq!(status, StatusCode::OK, "{deleted}");
+
+    let reply = register(&app, public_client()).await;
+
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", reply.body);
+    assert_eq!(reply.body["error"], "server_error");
+    let (_, listed) = app.post("/v1/mgmt/mcp/client/list", json!({"serverId": "docs"})).await;
+    assert_eq!(listed["clients"], json!([]));
 }
