@@ -740,18 +740,19 @@ async fn app_with_server(fixture: &Fixture, documents: bool) -> TestApp {
     app
 }
 
-/// Returns the audit actions of the first project, newest first, once at
-/// least `count` were recorded. The resolver records them in the background.
-async fn audit_actions(app: &TestApp, count: usize) -> Vec<String> {
+/// Returns the metadata document audit events of the first project as
+/// (action, actor id), newest first, once at least `count` were recorded.
+/// The resolver records them in the background.
+async fn audit_actions(app: &TestApp, count: usize) -> Vec<(String, String)> {
     for _ in 0..200 {
         let (events, _) = app
             .backend
             .search_audit(PROJECT, &AuditQuery::default())
             .expect("audit search");
-        let actions: Vec<String> = events
+        let actions: Vec<(String, String)> = events
             .iter()
-            .map(|event| event.action.clone())
-            .filter(|action| action.starts_with("McpClientMetadata"))
+            .filter(|event| event.action.starts_with("McpClientMetadata"))
+            .map(|event| (event.action.clone(), event.actor_id.clone()))
             .collect();
         if actions.len() >= count {
             return actions;
@@ -792,7 +793,13 @@ async fn resolve_call_returns_document_client() {
     assert_eq!(fixture.site.requests("client.json"), 1);
 
     let actions = audit_actions(&app, 1).await;
-    assert_eq!(actions, ["McpClientMetadataResolved"]);
+    assert_eq!(
+        actions,
+        [(
+            "McpClientMetadataResolved".to_owned(),
+            "mcp:docs".to_owned()
+        )]
+    );
 }
 
 #[tokio::test]
@@ -838,7 +845,13 @@ async fn resolve_call_records_failure() {
         "{body}"
     );
     let actions = audit_actions(&app, 1).await;
-    assert_eq!(actions, ["McpClientMetadataRejected"]);
+    assert_eq!(
+        actions,
+        [(
+            "McpClientMetadataRejected".to_owned(),
+            "mcp:docs".to_owned()
+        )]
+    );
 }
 
 #[tokio::test]

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::json;
 use sluice_sdk::{Action, ActionOutput, Context, StepError};
 
-/// Longest rejection reason accepted, in bytes; it becomes the
+/// Maximum length of a rejection reason, in bytes. The reason becomes the
 /// `error_description` of the registration response.
 pub const MAX_REASON_BYTES: usize = 512;
 
@@ -110,14 +110,18 @@ mod tests {
 
         let output = run(json!({"reject": " no name "}), registration()).expect("rejected");
 
-        assert_eq!(output.value, json!({"decision": "rejected", "reason": "no name"}));
+        assert_eq!(
+            output.value,
+            json!({"decision": "rejected", "reason": "no name"})
+        );
     }
 
     #[test]
     fn outside_registration_is_invalid_config() {
         let _host = MockHost::new().install();
 
-        let error = run(json!({"status": "verified"}), json!({"client": {}})).expect_err("no registration");
+        let error =
+            run(json!({"status": "verified"}), json!({"client": {}})).expect_err("no registration");
 
         assert_eq!(error.kind(), "invalid-config");
         assert!(error.message().contains("client.registration"), "{error}");
@@ -131,7 +135,10 @@ mod tests {
             (json!({"status": "trusted"}), "`status`"),
             (json!({"status": "verified", "reject": "x"}), "not both"),
             (json!({"reject": ""}), "`reject`"),
-            (json!({"reject": "x".repeat(MAX_REASON_BYTES + 1)}), "`reject`"),
+            (
+                json!({"reject": "x".repeat(MAX_REASON_BYTES + 1)}),
+                "`reject`",
+            ),
             (json!({"state": "verified"}), "state"),
         ];
         for (config, expected) in cases {

@@ -52,7 +52,9 @@ struct ServerBody {
 mod optional_field {
     use serde::{Deserialize, Deserializer};
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
         Option::<String>::deserialize(deserializer).map(Some)
     }
 }
@@ -100,8 +102,14 @@ impl AppState {
         let public_url = self.public_url()?;
         let mut shown = serde_json::to_value(server).map_err(ApiError::internal)?;
         if let Value::Object(fields) = &mut shown {
-            fields.insert("issuer".to_owned(), Value::from(issuer(&public_url, project, &server.id)));
-            fields.insert("metadataUrl".to_owned(), Value::from(metadata_url(&public_url, project, &server.id)));
+            fields.insert(
+                "issuer".to_owned(),
+                Value::from(issuer(&public_url, project, &server.id)),
+            );
+            fields.insert(
+                "metadataUrl".to_owned(),
+                Value::from(metadata_url(&public_url, project, &server.id)),
+            );
         }
         Ok(shown)
     }
@@ -124,13 +132,17 @@ impl AppState {
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::invalid(format!("invalid MCP server: {}", problems.join("; "))))
+            Err(ApiError::invalid(format!(
+                "invalid MCP server: {}",
+                problems.join("; ")
+            )))
         }
     }
 }
 
 fn required_id(id: Option<String>) -> Result<String, ApiError> {
-    id.filter(|id| !id.is_empty()).ok_or_else(|| ApiError::missing("id"))
+    id.filter(|id| !id.is_empty())
+        .ok_or_else(|| ApiError::missing("id"))
 }
 
 async fn create_server(
@@ -167,7 +179,9 @@ async fn create_server(
     let stored = server.clone();
     blocking(move || Ok(backend.create_mcp_server(&project, &stored)?)).await?;
     tracing::info!(project.id = %caller.project, mcp.server.id = %server.id, "Created MCP server");
-    Ok(Json(json!({ "server": state.shown_server(&caller.project, &server)? })))
+    Ok(Json(
+        json!({ "server": state.shown_server(&caller.project, &server)? }),
+    ))
 }
 
 async fn update_server(
@@ -190,7 +204,9 @@ async fn update_server(
     let stored = server.clone();
     blocking(move || Ok(backend.replace_mcp_server(&project, &stored)?)).await?;
     tracing::info!(project.id = %caller.project, mcp.server.id = %server.id, "Updated MCP server");
-    Ok(Json(json!({ "server": state.shown_server(&caller.project, &server)? })))
+    Ok(Json(
+        json!({ "server": state.shown_server(&caller.project, &server)? }),
+    ))
 }
 
 async fn delete_server(
@@ -210,7 +226,10 @@ async fn delete_server(
     Ok(Json(json!({})))
 }
 
-async fn list_servers(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+async fn list_servers(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
     let backend = state.backend();
     let project = caller.project.clone();
     let servers = blocking(move || Ok(backend.list_mcp_servers(&project)?)).await?;
@@ -238,7 +257,9 @@ async fn load_server(
     let server = blocking(move || Ok(backend.load_mcp_server(&project, &target)?))
         .await?
         .ok_or_else(|| ApiError::not_found("MCP server", &id))?;
-    Ok(Json(json!({ "server": state.shown_server(&caller.project, &server)? })))
+    Ok(Json(
+        json!({ "server": state.shown_server(&caller.project, &server)? }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -278,7 +299,9 @@ async fn list_clients(
 
 fn parse_status(text: &str) -> Result<Verification, ApiError> {
     Verification::parse(text).ok_or_else(|| {
-        ApiError::invalid(format!("`status` {text:?} is invalid: use \"verified\" or \"unverified\""))
+        ApiError::invalid(format!(
+            "`status` {text:?} is invalid: use \"verified\" or \"unverified\""
+        ))
     })
 }
 
@@ -303,17 +326,23 @@ async fn set_client_status(
     let project = caller.project.clone();
     let actor = caller.actor();
     let client = blocking(move || {
-        Ok(backend.modify_mcp_client(&project, &client_id, &mut |client| {
-            let previous = client.verification;
-            if previous == status {
-                return Ok(None);
-            }
-            client.verification = status;
-            client.updated = now_millis();
-            let mut extra = Map::new();
-            extra.insert("previousStatus".to_owned(), Value::from(previous.as_str()));
-            Ok(Some(client.event(CLIENT_VERIFICATION_CHANGED, &actor, extra)))
-        })?)
+        Ok(
+            backend.modify_mcp_client(&project, &client_id, &mut |client| {
+                let previous = client.verification;
+                if previous == status {
+                    return Ok(None);
+                }
+                client.verification = status;
+                client.updated = now_millis();
+                let mut extra = Map::new();
+                extra.insert("previousStatus".to_owned(), Value::from(previous.as_str()));
+                Ok(Some(client.event(
+                    CLIENT_VERIFICATION_CHANGED,
+                    &actor,
+                    extra,
+                )))
+            })?,
+        )
     })
     .await?;
     tracing::info!(
@@ -349,7 +378,11 @@ async fn delete_client(
         let Some(client) = backend.load_mcp_client(&project, &target)? else {
             return Ok(false);
         };
-        Ok(backend.delete_mcp_client(&project, &target, client.event(CLIENT_DELETED, &actor, Map::new()))?)
+        Ok(backend.delete_mcp_client(
+            &project,
+            &target,
+            client.event(CLIENT_DELETED, &actor, Map::new()),
+        )?)
     })
     .await?;
     if !deleted {

@@ -27,9 +27,6 @@ use crate::oauth::cimd::{
 use crate::oauth::clients::client_event;
 use crate::store::{Actor, Backend};
 
-/// Actor id of the audit events the resolver records on its own.
-const RESOLVER_ACTOR: &str = "mcp:cimd-resolver";
-
 /// Status of a client resolved from a metadata document. The operator's
 /// list of approved CIMD domains is the trust decision for such clients,
 /// and a document from any other host is rejected, never returned
@@ -127,7 +124,6 @@ fn document_client_summary(server_id: &str, client: &CimdClient) -> Value {
 /// record nothing.
 pub(super) fn audit_observer(backend: Arc<dyn Backend>) -> ResolutionObserver {
     Arc::new(move |event| {
-        let actor = Actor::new(RESOLVER_ACTOR);
         let (project, record) = match event {
             ResolutionEvent::Resolved {
                 new_document: false,
@@ -140,6 +136,7 @@ pub(super) fn audit_observer(backend: Arc<dyn Backend>) -> ResolutionObserver {
                 client_name,
                 ..
             } => {
+                let actor = Actor::new(format!("mcp:{server}"));
                 let record = client_event(
                     CLIENT_METADATA_RESOLVED,
                     &server,
@@ -157,6 +154,7 @@ pub(super) fn audit_observer(backend: Arc<dyn Backend>) -> ResolutionObserver {
                 client_id,
                 reason,
             } => {
+                let actor = Actor::new(format!("mcp:{server}"));
                 let mut extra = Map::new();
                 extra.insert("reason".to_owned(), Value::from(reason));
                 let mut record = client_event(

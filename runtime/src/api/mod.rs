@@ -48,9 +48,9 @@ pub struct ApiSettings {
     pub max_body_bytes: usize,
     /// Runs that may execute at once; more get 429 with `Retry-After`.
     pub max_concurrent_runs: usize,
-    /// Client registrations accepted per minute from one network address,
-    /// as a token bucket that also allows a burst of this many; more get 429
-    /// with `Retry-After`. 0 turns the limit off.
+    /// Client registrations accepted per minute from one network address.
+    /// A token bucket enforces it and allows a burst of this many. More
+    /// requests get 429 with `Retry-After`, and 0 turns the limit off.
     pub registrations_per_minute: u32,
 }
 

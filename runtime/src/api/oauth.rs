@@ -21,13 +21,20 @@ use super::auth::hash_secret;
 use super::error::ApiError;
 use super::flows::new_run_id;
 use super::{AppState, blocking};
-use crate::oauth::clients::{CLIENT_DELETED, CLIENT_REGISTERED, CLIENT_REGISTRATION_REJECTED, CLIENT_UPDATED, client_event};
+use crate::oauth::clients::{
+    CLIENT_DELETED, CLIENT_REGISTERED, CLIENT_REGISTRATION_REJECTED, CLIENT_UPDATED, client_event,
+};
 use crate::oauth::decision::{Decision, decision_from_run, registration_input};
 use crate::oauth::metadata::{authorization_server_metadata, issuer};
 use crate::oauth::registration::MAX_REGISTRATION_BODY_BYTES;
-use crate::oauth::{ClientMetadata, McpServer, MetadataError, RegisteredClient, Verification, validate_client_metadata};
+use crate::oauth::{
+    ClientMetadata, McpServer, MetadataError, RegisteredClient, Verification,
+    validate_client_metadata,
+};
 use crate::store::{Actor, StoreError, now_millis};
 
+// One route per line: `runtime/tests/openapi.rs` reads this form.
+#[rustfmt::skip]
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/.well-known/oauth-authorization-server/oauth/{project}/{server}", get(server_metadata))
@@ -55,7 +62,11 @@ impl OAuthError {
     }
 
     fn invalid_metadata(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_client_metadata", description)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_client_metadata",
+            description,
+        )
     }
 
     /// 401 for a missing or wrong registration access token, also returned
@@ -73,7 +84,9 @@ impl OAuthError {
         let mut error = Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_requests",
-            format!("too many registration requests from this address: retry after {retry_after_secs} seconds"),
+            format!(
+                "too many registration requests from this address: retry after {retry_after_secs} seconds"
+            ),
         );
         error.retry_after = Some(retry_after_secs);
         error
@@ -82,7 +95,11 @@ impl OAuthError {
 
 impl From<MetadataError> for OAuthError {
     fn from(error: MetadataError) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, error.code.as_str(), error.description)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            error.code.as_str(),
+            error.description,
+        )
     }
 }
 
@@ -114,7 +131,10 @@ impl IntoResponse for OAuthError {
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if self.status == StatusCode::UNAUTHORIZED {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer error=\"invalid_token\""),
+            );
         }
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
@@ -145,7 +165,9 @@ impl AppState {
                 OAuthError::new(
                     StatusCode::NOT_FOUND,
                     "not_found",
-                    format!("no MCP server `{server_id}` in project `{project}`: check the issuer URL"),
+                    format!(
+                        "no MCP server `{server_id}` in project `{project}`: check the issuer URL"
+                    ),
                 )
             })
     }
@@ -181,7 +203,11 @@ impl AppState {
         let input = registration_input(server, issuer, metadata, existing, remote_address);
         let report = self.execute(project, deployed, input, new_run_id()).await?;
         if report.status == crate::executor::RunStatus::Failed {
-            let reason = report.error.as_ref().map(ToString::to_string).unwrap_or_default();
+            let reason = report
+                .error
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
             tracing::warn!(
                 project.id = %project,
                 mcp.server.id = %server.id,
@@ -192,7 +218,10 @@ impl AppState {
             return Err(OAuthError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",
-                format!("the client registration flow failed (run `{}`); retry later", report.run_id),
+                format!(
+                    "the client registration flow failed (run `{}`); retry later",
+                    report.run_id
+                ),
             ));
         }
         decision_from_run(&report).map_err(|message| {
@@ -238,18 +267,23 @@ async fn read_metadata_body(headers: &HeaderMap, body: Body) -> Result<Value, OA
             .and_then(|text| text.split(';').next())
             .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
         if !is_json {
-            return Err(OAuthError::invalid_metadata("send the client metadata as `Content-Type: application/json`"));
+            return Err(OAuthError::invalid_metadata(
+                "send the client metadata as `Content-Type: application/json`",
+            ));
         }
     }
-    let bytes = to_bytes(body, MAX_REGISTRATION_BODY_BYTES).await.map_err(|_| {
-        OAuthError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_client_metadata",
-            format!("the request body is larger than {MAX_REGISTRATION_BODY_BYTES} bytes"),
-        )
-    })?;
-    serde_json::from_slice(&bytes)
-        .map_err(|err| OAuthError::invalid_metadata(format!("the request body is not valid JSON: {err}")))
+    let bytes = to_bytes(body, MAX_REGISTRATION_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            OAuthError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_client_metadata",
+                format!("the request body is larger than {MAX_REGISTRATION_BODY_BYTES} bytes"),
+            )
+        })?;
+    serde_json::from_slice(&bytes).map_err(|err| {
+        OAuthError::invalid_metadata(format!("the request body is not valid JSON: {err}"))
+    })
 }
 
 /// Returns the registration response fields of a client: its id, issue
@@ -259,8 +293,14 @@ fn client_information(client: &RegisteredClient, issuer: &str) -> Map<String, Va
         Ok(Value::Object(fields)) => fields,
         _ => Map::new(),
     };
-    fields.insert("client_id".to_owned(), Value::from(client.client_id.as_str()));
-    fields.insert("client_id_issued_at".to_owned(), Value::from(client.issued_at));
+    fields.insert(
+        "client_id".to_owned(),
+        Value::from(client.client_id.as_str()),
+    );
+    fields.insert(
+        "client_id_issued_at".to_owned(),
+        Value::from(client.issued_at),
+    );
     fields.insert(
         "registration_client_uri".to_owned(),
         Value::from(format!("{issuer}/register/{}", client.client_id)),
@@ -275,7 +315,11 @@ fn client_information(client: &RegisteredClient, issuer: &str) -> Map<String, Va
 /// Returns a new random secret: 64 hex digits from two version 4 UUIDs,
 /// 244 random bits.
 fn new_secret() -> String {
-    format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
 }
 
 async fn server_metadata(
@@ -308,7 +352,14 @@ async fn register_client(
     let metadata = validate_client_metadata(&request, server.metadata_policy())?;
     let issuer = issuer(&state.public_url()?, &project, &server.id);
     let decision = state
-        .decide_registration(&project, &server, &issuer, &metadata, None, remote.as_deref())
+        .decide_registration(
+            &project,
+            &server,
+            &issuer,
+            &metadata,
+            None,
+            remote.as_deref(),
+        )
         .await?;
     let actor = Actor {
         id: format!("mcp:{server_id}"),
@@ -368,7 +419,10 @@ async fn register_client(
     if let Some(secret) = client_secret {
         body.insert("client_secret".to_owned(), Value::from(secret));
     }
-    body.insert("registration_access_token".to_owned(), Value::from(registration_token));
+    body.insert(
+        "registration_access_token".to_owned(),
+        Value::from(registration_token),
+    );
     Ok(no_store(StatusCode::CREATED, Value::Object(body)))
 }
 
@@ -382,12 +436,7 @@ async fn authorized_client(
     client_id: &str,
     headers: &HeaderMap,
 ) -> Result<RegisteredClient, OAuthError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .filter(|token| !token.is_empty())
-        .ok_or_else(OAuthError::invalid_token)?;
+    let token = bearer_token(headers).ok_or_else(OAuthError::invalid_token)?;
     let presented = hash_secret(token);
     let backend = state.backend();
     let project_owned = project.to_owned();
@@ -396,7 +445,12 @@ async fn authorized_client(
         .await?
         .filter(|client| client.server_id == server_id)
         .ok_or_else(OAuthError::invalid_token)?;
-    if !bool::from(client.registration_token_hash.as_bytes().ct_eq(presented.as_bytes())) {
+    if !bool::from(
+        client
+            .registration_token_hash
+            .as_bytes()
+            .ct_eq(presented.as_bytes()),
+    ) {
         return Err(OAuthError::invalid_token());
     }
     Ok(client)
@@ -409,7 +463,28 @@ async fn read_client(
 ) -> Result<Response, OAuthError> {
     let client = authorized_client(&state, &project, &server_id, &client_id, &headers).await?;
     let issuer = issuer(&state.public_url()?, &project, &server_id);
-    Ok(no_store(StatusCode::OK, Value::Object(client_information(&client, &issuer))))
+    let mut body = client_information(&client, &issuer);
+    echo_token(&mut body, &headers);
+    Ok(no_store(StatusCode::OK, Value::Object(body)))
+}
+
+/// Adds the caller's own registration access token to an RFC 7592
+/// response, which carries it like the registration response. Sluice
+/// keeps only the token's hash, so the token comes from the request,
+/// which [`authorized_client`] has checked.
+fn echo_token(body: &mut Map<String, Value>, headers: &HeaderMap) {
+    if let Some(token) = bearer_token(headers) {
+        body.insert("registration_access_token".to_owned(), Value::from(token));
+    }
+}
+
+/// Returns the token of an `Authorization: Bearer` header.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .filter(|token| !token.is_empty())
 }
 
 async fn update_client(
@@ -422,6 +497,7 @@ async fn update_client(
     let client = authorized_client(&state, &project, &server_id, &client_id, &headers).await?;
     let server = state.oauth_server(&project, &server_id).await?;
     let request = read_metadata_body(&headers, body).await?;
+
     // RFC 7592 §2.2: the body names the client, and a secret it sends must
     // be the current one.
     if request.get("client_id").and_then(Value::as_str) != Some(client_id.as_str()) {
@@ -433,30 +509,41 @@ async fn update_client(
     }
     if let Some(secret) = request.get("client_secret") {
         let matches = secret.as_str().is_some_and(|secret| {
-            client
-                .client_secret_hash
-                .as_deref()
-                .is_some_and(|hash| bool::from(hash.as_bytes().ct_eq(hash_secret(secret).as_bytes())))
+            client.client_secret_hash.as_deref().is_some_and(|hash| {
+                bool::from(hash.as_bytes().ct_eq(hash_secret(secret).as_bytes()))
+            })
         });
         if !matches {
-            return Err(OAuthError::invalid_metadata("`client_secret` does not match the client's secret"));
+            return Err(OAuthError::invalid_metadata(
+                "`client_secret` does not match the client's secret",
+            ));
         }
     }
+
     let metadata = validate_client_metadata(&request, server.metadata_policy())?;
     if metadata.is_confidential() != client.metadata.is_confidential() {
         return Err(OAuthError::invalid_metadata(
             "`token_endpoint_auth_method` cannot change between `none` and a secret method: register a new client",
         ));
     }
+
     let remote = peer.remote_address();
     let issuer = issuer(&state.public_url()?, &project, &server.id);
     let decision = state
-        .decide_registration(&project, &server, &issuer, &metadata, Some(&client), remote.as_deref())
+        .decide_registration(
+            &project,
+            &server,
+            &issuer,
+            &metadata,
+            Some(&client),
+            remote.as_deref(),
+        )
         .await?;
     let verification = match decision {
         Decision::Register(verification) => verification,
         Decision::Reject(reason) => return Err(OAuthError::invalid_metadata(reason)),
     };
+
     let actor = Actor {
         id: format!("mcp:{server_id}"),
         remote_address: remote,
@@ -464,14 +551,19 @@ async fn update_client(
     let backend = state.backend();
     let project_owned = project.clone();
     let updated = blocking(move || {
-        Ok(backend.modify_mcp_client(&project_owned, &client_id, &mut |client| {
-            let mut extra = Map::new();
-            extra.insert("previousStatus".to_owned(), Value::from(client.verification.as_str()));
-            client.metadata = metadata.clone();
-            client.verification = verification;
-            client.updated = now_millis();
-            Ok(Some(client.event(CLIENT_UPDATED, &actor, extra)))
-        })?)
+        Ok(
+            backend.modify_mcp_client(&project_owned, &client_id, &mut |client| {
+                let mut extra = Map::new();
+                extra.insert(
+                    "previousStatus".to_owned(),
+                    Value::from(client.verification.as_str()),
+                );
+                client.metadata = metadata.clone();
+                client.verification = verification;
+                client.updated = now_millis();
+                Ok(Some(client.event(CLIENT_UPDATED, &actor, extra)))
+            })?,
+        )
     })
     .await?;
     tracing::info!(
@@ -480,7 +572,9 @@ async fn update_client(
         status = updated.verification.as_str(),
         "Updated MCP client metadata"
     );
-    Ok(no_store(StatusCode::OK, Value::Object(client_information(&updated, &issuer))))
+    let mut body = client_information(&updated, &issuer);
+    echo_token(&mut body, &headers);
+    Ok(no_store(StatusCode::OK, Value::Object(body)))
 }
 
 async fn delete_client(

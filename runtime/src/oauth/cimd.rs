@@ -273,6 +273,9 @@ impl CimdResolver {
 
     /// Fetches the document of `key`, sharing one fetch between concurrent
     /// callers.
+    ///
+    /// NOTE: when every caller of a fetch is cancelled, its empty entry stays
+    /// in `in_flight` until the next resolution of that key takes it over.
     async fn fetch_shared(&self, key: &CacheKey, metadata_policy: MetadataPolicy<'_>) -> Outcome {
         let cell = Arc::clone(lock(&self.in_flight).entry(key.clone()).or_default());
         let outcome = cell

@@ -154,7 +154,10 @@ pub fn client_event(
     let mut data = Map::new();
     data.insert("serverId".to_owned(), Value::from(server_id));
     data.insert("clientId".to_owned(), Value::from(client_id));
-    data.insert("clientName".to_owned(), client_name.map_or(Value::Null, Value::from));
+    data.insert(
+        "clientName".to_owned(),
+        client_name.map_or(Value::Null, Value::from),
+    );
     data.insert("status".to_owned(), Value::from(status));
     data.extend(extra);
     crate::model::NewAuditEvent {
@@ -174,7 +177,12 @@ pub fn client_event(
 
 impl RegisteredClient {
     /// Builds an audit event of `action` about this client by `actor`.
-    pub fn event(&self, action: &str, actor: &crate::store::Actor, extra: Map<String, Value>) -> crate::model::NewAuditEvent {
+    pub fn event(
+        &self,
+        action: &str,
+        actor: &crate::store::Actor,
+        extra: Map<String, Value>,
+    ) -> crate::model::NewAuditEvent {
         client_event(
             action,
             &self.server_id,

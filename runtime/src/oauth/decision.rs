@@ -17,7 +17,7 @@ use crate::executor::RunReport;
 /// Reference of the built-in action that decides a registration.
 pub const SET_CLIENT_VERIFICATION: &str = "builtin:set-client-verification";
 
-/// What a registration flow decided.
+/// Decision of a registration flow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// Register the client with this status.
@@ -35,24 +35,33 @@ pub enum Decision {
 /// Returns a message when that step's result does not have the action's
 /// shape, which means the component is not the built-in one.
 pub fn decision_from_run(report: &RunReport) -> Result<Decision, String> {
-    let last = report
-        .trace
-        .iter()
-        .rev()
-        .find(|step| step.component.as_deref() == Some(SET_CLIENT_VERIFICATION) && step.outcome == "success");
+    let last = report.trace.iter().rev().find(|step| {
+        step.component.as_deref() == Some(SET_CLIENT_VERIFICATION) && step.outcome == "success"
+    });
     let Some(step) = last else {
         return Ok(Decision::Register(Verification::Unverified));
     };
     let output = step.output.as_ref().unwrap_or(&Value::Null);
     match output.get("decision").and_then(Value::as_str) {
         Some("rejected") => {
-            let reason = output.get("reason").and_then(Value::as_str).unwrap_or("rejected by the registration flow");
+            let reason = output
+                .get("reason")
+                .and_then(Value::as_str)
+                .unwrap_or("rejected by the registration flow");
             Ok(Decision::Reject(reason.to_owned()))
         }
         Some(status) => Verification::parse(status)
             .map(Decision::Register)
-            .ok_or_else(|| format!("step `{}` returned the unknown decision {status:?}", step.step_id)),
-        None => Err(format!("step `{}` returned no `decision`: {output}", step.step_id)),
+            .ok_or_else(|| {
+                format!(
+                    "step `{}` returned the unknown decision {status:?}",
+                    step.step_id
+                )
+            }),
+        None => Err(format!(
+            "step `{}` returned no `decision`: {output}",
+            step.step_id
+        )),
     }
 }
 
@@ -71,7 +80,10 @@ pub fn registration_input(
     remote_address: Option<&str>,
 ) -> Map<String, Value> {
     let mut input = Map::new();
-    input.insert("metadata".to_owned(), serde_json::to_value(metadata).unwrap_or(Value::Null));
+    input.insert(
+        "metadata".to_owned(),
+        serde_json::to_value(metadata).unwrap_or(Value::Null),
+    );
     input.insert(
         "server".to_owned(),
         json!({

@@ -26,23 +26,38 @@ pub fn authorization_server_metadata(server: &McpServer, issuer: &str) -> Value 
     let mut document = Map::new();
     document.insert("issuer".to_owned(), Value::from(issuer));
     if let Some(endpoint) = &server.authorization_endpoint {
-        document.insert("authorization_endpoint".to_owned(), Value::from(endpoint.as_str()));
+        document.insert(
+            "authorization_endpoint".to_owned(),
+            Value::from(endpoint.as_str()),
+        );
     }
     if let Some(endpoint) = &server.token_endpoint {
         document.insert("token_endpoint".to_owned(), Value::from(endpoint.as_str()));
     }
     if server.registration.dynamic_client_registration {
-        document.insert("registration_endpoint".to_owned(), Value::from(format!("{issuer}/register")));
+        document.insert(
+            "registration_endpoint".to_owned(),
+            Value::from(format!("{issuer}/register")),
+        );
     }
     if !server.approved_scopes.is_empty() {
         document.insert("scopes_supported".to_owned(), json!(server.approved_scopes));
     }
     document.insert("response_types_supported".to_owned(), json!(RESPONSE_TYPES));
     document.insert("grant_types_supported".to_owned(), json!(GRANT_TYPES));
-    document.insert("token_endpoint_auth_methods_supported".to_owned(), json!(AUTH_METHODS));
-    document.insert("code_challenge_methods_supported".to_owned(), json!(["S256"]));
+    document.insert(
+        "token_endpoint_auth_methods_supported".to_owned(),
+        json!(AUTH_METHODS),
+    );
+    document.insert(
+        "code_challenge_methods_supported".to_owned(),
+        json!(["S256"]),
+    );
     if server.registration.client_id_metadata_documents {
-        document.insert("client_id_metadata_document_supported".to_owned(), Value::Bool(true));
+        document.insert(
+            "client_id_metadata_document_supported".to_owned(),
+            Value::Bool(true),
+        );
     }
     Value::Object(document)
 }

@@ -16,5 +16,7 @@ pub mod registration;
 pub mod servers;
 
 pub use clients::{ClientMetadata, RegisteredClient, Verification};
-pub use registration::{ErrorCode, MetadataError, MetadataPolicy, check_redirect_uri, validate_client_metadata};
+pub use registration::{
+    ErrorCode, MetadataError, MetadataPolicy, check_redirect_uri, validate_client_metadata,
+};
 pub use servers::{McpServer, RegistrationSettings, validate_server};

@@ -55,7 +55,7 @@ impl ErrorCode {
 pub struct MetadataError {
     /// The error code.
     pub code: ErrorCode,
-    /// What is wrong, for `error_description`.
+    /// Description of every problem, sent as `error_description`.
     pub description: String,
 }
 
@@ -69,7 +69,7 @@ impl MetadataError {
     }
 }
 
-/// What an MCP server allows a client to register.
+/// Rules an MCP server applies to client metadata.
 #[derive(Debug, Clone, Copy)]
 pub struct MetadataPolicy<'a> {
     /// Scopes a client may request; empty allows any.
@@ -147,11 +147,17 @@ impl Problems {
 }
 
 /// Takes an optional string field out of `fields`.
-fn take_string(fields: &mut Map<String, Value>, name: &str, problems: &mut Problems) -> Option<String> {
+fn take_string(
+    fields: &mut Map<String, Value>,
+    name: &str,
+    problems: &mut Problems,
+) -> Option<String> {
     match fields.remove(name) {
         None | Some(Value::Null) => None,
         Some(Value::String(text)) if text.len() > MAX_FIELD_BYTES => {
-            problems.metadata.push(format!("`{name}` is longer than {MAX_FIELD_BYTES} bytes"));
+            problems
+                .metadata
+                .push(format!("`{name}` is longer than {MAX_FIELD_BYTES} bytes"));
             None
         }
         Some(Value::String(text)) => Some(text),
@@ -163,27 +169,40 @@ fn take_string(fields: &mut Map<String, Value>, name: &str, problems: &mut Probl
 }
 
 /// Takes an optional array of strings out of `fields`; `None` when absent.
-fn take_strings(fields: &mut Map<String, Value>, name: &str, problems: &mut Problems) -> Option<Vec<String>> {
+fn take_strings(
+    fields: &mut Map<String, Value>,
+    name: &str,
+    problems: &mut Problems,
+) -> Option<Vec<String>> {
     let value = match fields.remove(name) {
         None | Some(Value::Null) => return None,
         Some(value) => value,
     };
     let Value::Array(entries) = value else {
-        problems.metadata.push(format!("`{name}` must be an array of strings"));
+        problems
+            .metadata
+            .push(format!("`{name}` must be an array of strings"));
         return Some(Vec::new());
     };
     if entries.len() > MAX_LIST_ENTRIES {
-        problems.metadata.push(format!("`{name}` has {} entries: the maximum is {MAX_LIST_ENTRIES}", entries.len()));
+        problems.metadata.push(format!(
+            "`{name}` has {} entries: the maximum is {MAX_LIST_ENTRIES}",
+            entries.len()
+        ));
         return Some(Vec::new());
     }
     let mut strings = Vec::with_capacity(entries.len());
     for (index, entry) in entries.into_iter().enumerate() {
         match entry {
             Value::String(text) if text.len() > MAX_FIELD_BYTES => {
-                problems.metadata.push(format!("`{name}[{index}]` is longer than {MAX_FIELD_BYTES} bytes"));
+                problems.metadata.push(format!(
+                    "`{name}[{index}]` is longer than {MAX_FIELD_BYTES} bytes"
+                ));
             }
             Value::String(text) => strings.push(text),
-            _ => problems.metadata.push(format!("`{name}[{index}]` must be a string")),
+            _ => problems
+                .metadata
+                .push(format!("`{name}[{index}]` must be a string")),
         }
     }
     Some(strings)
@@ -206,9 +225,9 @@ fn check_uri_field(name: &str, value: Option<&String>, problems: &mut Problems) 
 /// defaults (`authorization_code`, `code`, `client_secret_basic`).
 ///
 /// Checks, each reported with the field name:
-/// - `redirect_uris`: required when `authorization_code` is a grant type;
-///   each HTTPS or http on a loopback host, no fragment, and one of the
-///   policy's approved callback URLs when that list is not empty.
+/// - `redirect_uris`: required when `authorization_code` is a grant type.
+///   Each is HTTPS or http on a loopback host, without a fragment, and one
+///   of the policy's approved callback URLs when that list is not empty.
 /// - `grant_types` and `response_types`: known values, and
 ///   `authorization_code` registered exactly when `code` is.
 /// - `token_endpoint_auth_method`: `none`, `client_secret_basic` or
@@ -225,14 +244,21 @@ fn check_uri_field(name: &str, value: Option<&String>, problems: &mut Problems) 
 /// # Errors
 ///
 /// Returns the RFC 7591 error code and a description of every problem.
-pub fn validate_client_metadata(request: &Value, policy: MetadataPolicy<'_>) -> Result<ClientMetadata, MetadataError> {
+pub fn validate_client_metadata(
+    request: &Value,
+    policy: MetadataPolicy<'_>,
+) -> Result<ClientMetadata, MetadataError> {
     let Value::Object(fields) = request else {
-        return Err(MetadataError::metadata("the request body must be a JSON object of client metadata"));
+        return Err(MetadataError::metadata(
+            "the request body must be a JSON object of client metadata",
+        ));
     };
     if fields.contains_key("software_statement") {
         return Err(MetadataError {
             code: ErrorCode::InvalidSoftwareStatement,
-            description: "software statements are not accepted: register without `software_statement`".to_owned(),
+            description:
+                "software statements are not accepted: register without `software_statement`"
+                    .to_owned(),
         });
     }
     let mut fields = fields.clone();
@@ -248,13 +274,17 @@ pub fn validate_client_metadata(request: &Value, policy: MetadataPolicy<'_>) -> 
     }
     let mut problems = Problems::default();
 
-    let redirect_uris_sent = fields.get("redirect_uris").is_some_and(|value| !value.is_null());
+    let redirect_uris_sent = fields
+        .get("redirect_uris")
+        .is_some_and(|value| !value.is_null());
     let redirect_uris = take_strings(&mut fields, "redirect_uris", &mut problems);
-    let grant_types =
-        take_strings(&mut fields, "grant_types", &mut problems).unwrap_or_else(|| vec!["authorization_code".to_owned()]);
-    let response_types = take_strings(&mut fields, "response_types", &mut problems).unwrap_or_else(|| vec!["code".to_owned()]);
-    let token_endpoint_auth_method = take_string(&mut fields, "token_endpoint_auth_method", &mut problems)
-        .unwrap_or_else(|| "client_secret_basic".to_owned());
+    let grant_types = take_strings(&mut fields, "grant_types", &mut problems)
+        .unwrap_or_else(|| vec!["authorization_code".to_owned()]);
+    let response_types = take_strings(&mut fields, "response_types", &mut problems)
+        .unwrap_or_else(|| vec!["code".to_owned()]);
+    let token_endpoint_auth_method =
+        take_string(&mut fields, "token_endpoint_auth_method", &mut problems)
+            .unwrap_or_else(|| "client_secret_basic".to_owned());
     let client_name = take_string(&mut fields, "client_name", &mut problems);
     let client_uri = take_string(&mut fields, "client_uri", &mut problems);
     let logo_uri = take_string(&mut fields, "logo_uri", &mut problems);
@@ -273,7 +303,11 @@ pub fn validate_client_metadata(request: &Value, policy: MetadataPolicy<'_>) -> 
              `client_secret_basic` or `client_secret_post`"
         ));
     }
-    if token_endpoint_auth_method == "none" && grant_types.iter().any(|grant| grant == "client_credentials") {
+    if token_endpoint_auth_method == "none"
+        && grant_types
+            .iter()
+            .any(|grant| grant == "client_credentials")
+    {
         problems
             .metadata
             .push("`grant_types` `client_credentials` needs a client secret: pick `client_secret_basic` or `client_secret_post`".to_owned());
@@ -281,27 +315,44 @@ pub fn validate_client_metadata(request: &Value, policy: MetadataPolicy<'_>) -> 
 
     let redirect_uris = redirect_uris.unwrap_or_default();
     // A `redirect_uris` of the wrong type is already reported as invalid metadata.
-    let type_error = redirect_uris_sent && redirect_uris.is_empty() && !fields_had_empty_list(request);
-    if grant_types.iter().any(|grant| grant == "authorization_code") && redirect_uris.is_empty() && !type_error {
+    let type_error =
+        redirect_uris_sent && redirect_uris.is_empty() && !fields_had_empty_list(request);
+    if grant_types
+        .iter()
+        .any(|grant| grant == "authorization_code")
+        && redirect_uris.is_empty()
+        && !type_error
+    {
         problems
             .redirect
             .push("`redirect_uris` is missing: the `authorization_code` grant needs at least one redirect URI".to_owned());
     }
     for (index, uri) in redirect_uris.iter().enumerate() {
         if let Err(reason) = check_redirect_uri(uri) {
-            problems.redirect.push(format!("`redirect_uris[{index}]` {uri:?} {reason}"));
-        } else if !policy.approved_callback_urls.is_empty() && !policy.approved_callback_urls.contains(uri) {
             problems
                 .redirect
-                .push(format!("`redirect_uris[{index}]` {uri:?} is not one of the server's approved callback URLs"));
+                .push(format!("`redirect_uris[{index}]` {uri:?} {reason}"));
+        } else if !policy.approved_callback_urls.is_empty()
+            && !policy.approved_callback_urls.contains(uri)
+        {
+            problems.redirect.push(format!(
+                "`redirect_uris[{index}]` {uri:?} is not one of the server's approved callback URLs"
+            ));
         }
     }
 
     if let Some(scope) = &scope {
         for token in scope.split(' ').filter(|token| !token.is_empty()) {
             if !is_scope_token(token) {
-                problems.metadata.push(format!("`scope` contains the invalid scope {token:?}"));
-            } else if !policy.approved_scopes.is_empty() && !policy.approved_scopes.iter().any(|approved| approved == token) {
+                problems
+                    .metadata
+                    .push(format!("`scope` contains the invalid scope {token:?}"));
+            } else if !policy.approved_scopes.is_empty()
+                && !policy
+                    .approved_scopes
+                    .iter()
+                    .any(|approved| approved == token)
+            {
                 problems.metadata.push(format!(
                     "`scope` {token:?} is not approved for this server: request only {}",
                     policy.approved_scopes.join(", ")
@@ -319,20 +370,31 @@ pub fn validate_client_metadata(request: &Value, policy: MetadataPolicy<'_>) -> 
         check_uri_field(name, value.as_ref(), &mut problems);
     }
     if jwks_uri.is_some() && fields.get("jwks").is_some_and(|jwks| !jwks.is_null()) {
-        problems.metadata.push("`jwks` and `jwks_uri` are both set: send only one of them".to_owned());
+        problems
+            .metadata
+            .push("`jwks` and `jwks_uri` are both set: send only one of them".to_owned());
     }
-    if client_name.as_deref().is_some_and(|name| name.trim().is_empty()) {
-        problems.metadata.push("`client_name` is blank: leave it out or write a name".to_owned());
+    if client_name
+        .as_deref()
+        .is_some_and(|name| name.trim().is_empty())
+    {
+        problems
+            .metadata
+            .push("`client_name` is blank: leave it out or write a name".to_owned());
     }
     for (index, contact) in contacts.iter().enumerate() {
         if contact.trim().is_empty() {
-            problems.metadata.push(format!("`contacts[{index}]` is blank"));
+            problems
+                .metadata
+                .push(format!("`contacts[{index}]` is blank"));
         }
     }
     if fields.len() > MAX_LIST_ENTRIES * 2 {
-        problems
-            .metadata
-            .push(format!("the request has {} unknown fields: the maximum is {}", fields.len(), MAX_LIST_ENTRIES * 2));
+        problems.metadata.push(format!(
+            "the request has {} unknown fields: the maximum is {}",
+            fields.len(),
+            MAX_LIST_ENTRIES * 2
+        ));
     }
     problems.into_result()?;
 
@@ -365,7 +427,11 @@ fn fields_had_empty_list(request: &Value) -> bool {
 
 /// Checks the grant and response types against the supported ones and
 /// against each other: RFC 7591 §2.1 pairs `authorization_code` with `code`.
-fn check_grant_and_response_types(grant_types: &[String], response_types: &[String], problems: &mut Problems) {
+fn check_grant_and_response_types(
+    grant_types: &[String],
+    response_types: &[String],
+    problems: &mut Problems,
+) {
     for grant in grant_types {
         if !GRANT_TYPES.contains(&grant.as_str()) {
             problems.metadata.push(format!(
@@ -375,15 +441,20 @@ fn check_grant_and_response_types(grant_types: &[String], response_types: &[Stri
     }
     for response in response_types {
         if !RESPONSE_TYPES.contains(&response.as_str()) {
-            problems.metadata.push(format!("`response_types` {response:?} is not supported: use `code`"));
+            problems.metadata.push(format!(
+                "`response_types` {response:?} is not supported: use `code`"
+            ));
         }
     }
-    let has_code_grant = grant_types.iter().any(|grant| grant == "authorization_code");
+    let has_code_grant = grant_types
+        .iter()
+        .any(|grant| grant == "authorization_code");
     let has_code_response = response_types.iter().any(|response| response == "code");
     if has_code_grant && !has_code_response {
-        problems
-            .metadata
-            .push("`grant_types` has `authorization_code` but `response_types` lacks `code`: add `code`".to_owned());
+        problems.metadata.push(
+            "`grant_types` has `authorization_code` but `response_types` lacks `code`: add `code`"
+                .to_owned(),
+        );
     }
     if has_code_response && !has_code_grant {
         problems
@@ -405,8 +476,11 @@ mod tests {
 
     #[test]
     fn defaults_fill_in() {
-        let metadata = validate_client_metadata(&json!({"redirect_uris": ["https://app.example.com/cb"]}), OPEN)
-            .expect("valid metadata");
+        let metadata = validate_client_metadata(
+            &json!({"redirect_uris": ["https://app.example.com/cb"]}),
+            OPEN,
+        )
+        .expect("valid metadata");
         assert_eq!(metadata.grant_types, vec!["authorization_code"]);
         assert_eq!(metadata.response_types, vec!["code"]);
         assert_eq!(metadata.token_endpoint_auth_method, "client_secret_basic");
@@ -415,10 +489,21 @@ mod tests {
 
     #[test]
     fn redirect_uri_rules() {
-        for good in ["https://app.example.com/cb", "http://127.0.0.1:3000/cb", "http://[::1]/cb", "http://localhost:9/cb"] {
+        for good in [
+            "https://app.example.com/cb",
+            "http://127.0.0.1:3000/cb",
+            "http://[::1]/cb",
+            "http://localhost:9/cb",
+        ] {
             assert!(check_redirect_uri(good).is_ok(), "{good} should pass");
         }
-        for bad in ["http://app.example.com/cb", "https://app.example.com/cb#frag", "myapp:/cb", "/relative", "http://127.0.0.2/cb"] {
+        for bad in [
+            "http://app.example.com/cb",
+            "https://app.example.com/cb#frag",
+            "myapp:/cb",
+            "/relative",
+            "http://127.0.0.2/cb",
+        ] {
             assert!(check_redirect_uri(bad).is_err(), "{bad} should fail");
         }
     }
@@ -431,7 +516,11 @@ mod tests {
         )
         .expect_err("code grant without code response");
         assert_eq!(error.code, ErrorCode::InvalidClientMetadata);
-        assert!(error.description.contains("`code`"), "{}", error.description);
+        assert!(
+            error.description.contains("`code`"),
+            "{}",
+            error.description
+        );
     }
 
     #[test]
@@ -442,12 +531,20 @@ mod tests {
             approved_scopes: &scopes,
             approved_callback_urls: &callbacks,
         };
-        let error = validate_client_metadata(&json!({"redirect_uris": ["https://b.example/cb"]}), policy)
-            .expect_err("callback not approved");
+        let error =
+            validate_client_metadata(&json!({"redirect_uris": ["https://b.example/cb"]}), policy)
+                .expect_err("callback not approved");
         assert_eq!(error.code, ErrorCode::InvalidRedirectUri);
-        let error = validate_client_metadata(&json!({"redirect_uris": ["https://a.example/cb"], "scope": "read write"}), policy)
-            .expect_err("scope not approved");
+        let error = validate_client_metadata(
+            &json!({"redirect_uris": ["https://a.example/cb"], "scope": "read write"}),
+            policy,
+        )
+        .expect_err("scope not approved");
         assert_eq!(error.code, ErrorCode::InvalidClientMetadata);
-        assert!(error.description.contains("\"write\""), "{}", error.description);
+        assert!(
+            error.description.contains("\"write\""),
+            "{}",
+            error.description
+        );
     }
 }

@@ -28,7 +28,7 @@ pub struct McpServer {
     /// any URI that passes the transport rules.
     #[serde(default)]
     pub approved_callback_urls: Vec<String>,
-    /// How clients may register.
+    /// Registration settings.
     #[serde(default)]
     pub registration: RegistrationSettings,
     /// Id of the management flow that decides each dynamic registration;
@@ -85,7 +85,11 @@ impl Default for RegistrationSettings {
 /// Returns whether `id` is a valid server id: 1 to 64 letters, digits, `_`
 /// and `-`, so it fits in an issuer URL path unescaped.
 pub fn is_server_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Returns whether `domain` is a host name such as `example.com`: labels of
@@ -98,7 +102,9 @@ pub fn is_domain(domain: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
 }
 
@@ -124,24 +130,41 @@ pub fn validate_server(server: &McpServer) -> Vec<String> {
         problems.push("`name` is invalid: write 1 to 256 characters".to_owned());
     }
     if server.description.len() > MAX_SERVER_FIELD_BYTES {
-        problems.push(format!("`description` is longer than {MAX_SERVER_FIELD_BYTES} bytes: shorten it"));
+        problems.push(format!(
+            "`description` is longer than {MAX_SERVER_FIELD_BYTES} bytes: shorten it"
+        ));
     }
-    check_list(&mut problems, "approvedScopes", &server.approved_scopes, |scope| {
-        (!is_scope_token(scope)).then(|| "is not a scope: use printable ASCII without spaces, quotes or backslashes".to_owned())
-    });
-    check_list(&mut problems, "approvedCallbackUrls", &server.approved_callback_urls, |url| {
-        crate::oauth::registration::check_redirect_uri(url).err()
-    });
+    check_list(
+        &mut problems,
+        "approvedScopes",
+        &server.approved_scopes,
+        |scope| {
+            (!is_scope_token(scope)).then(|| {
+                "is not a scope: use printable ASCII without spaces, quotes or backslashes"
+                    .to_owned()
+            })
+        },
+    );
+    check_list(
+        &mut problems,
+        "approvedCallbackUrls",
+        &server.approved_callback_urls,
+        |url| crate::oauth::registration::check_redirect_uri(url).err(),
+    );
     check_list(
         &mut problems,
         "registration.approvedCimdDomains",
         &server.registration.approved_cimd_domains,
-        |domain| (!is_domain(domain)).then(|| "is not a host name: write a name such as \"example.com\" without scheme or path".to_owned()),
+        |domain| {
+            (!is_domain(domain)).then(|| "is not a host name: write a name such as \"example.com\" without scheme or path".to_owned())
+        },
     );
     if let Some(flow_id) = &server.registration_flow_id
         && (flow_id.is_empty() || flow_id.len() > 256)
     {
-        problems.push("`registrationFlowId` is invalid: name a deployed flow, or leave it out".to_owned());
+        problems.push(
+            "`registrationFlowId` is invalid: name a deployed flow, or leave it out".to_owned(),
+        );
     }
     for (field, value) in [
         ("authorizationEndpoint", &server.authorization_endpoint),
@@ -158,13 +181,23 @@ pub fn validate_server(server: &McpServer) -> Vec<String> {
 
 /// Checks the length of a list and each of its entries with `check`, which
 /// returns the reason an entry is invalid.
-fn check_list(problems: &mut Vec<String>, field: &str, entries: &[String], check: impl Fn(&str) -> Option<String>) {
+fn check_list(
+    problems: &mut Vec<String>,
+    field: &str,
+    entries: &[String],
+    check: impl Fn(&str) -> Option<String>,
+) {
     if entries.len() > MAX_SERVER_LIST_ENTRIES {
-        problems.push(format!("`{field}` has {} entries: the maximum is {MAX_SERVER_LIST_ENTRIES}", entries.len()));
+        problems.push(format!(
+            "`{field}` has {} entries: the maximum is {MAX_SERVER_LIST_ENTRIES}",
+            entries.len()
+        ));
     }
     for (index, entry) in entries.iter().enumerate() {
         if entry.len() > MAX_SERVER_FIELD_BYTES {
-            problems.push(format!("`{field}[{index}]` is longer than {MAX_SERVER_FIELD_BYTES} bytes"));
+            problems.push(format!(
+                "`{field}[{index}]` is longer than {MAX_SERVER_FIELD_BYTES} bytes"
+            ));
         } else if let Some(reason) = check(entry) {
             problems.push(format!("`{field}[{index}]` {entry:?} {reason}"));
         }
@@ -174,20 +207,29 @@ fn check_list(problems: &mut Vec<String>, field: &str, entries: &[String], check
 /// Returns whether `scope` is one scope token as RFC 6749 §3.3 defines it:
 /// printable ASCII except space, `"` and `\`.
 pub fn is_scope_token(scope: &str) -> bool {
-    !scope.is_empty() && scope.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+    !scope.is_empty()
+        && scope
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
 }
 
 /// Checks an authorization or token endpoint URL: HTTPS, or http on a
 /// loopback host, with no fragment (RFC 8414 §2).
 fn check_endpoint(value: &str) -> Result<(), String> {
-    let url = Url::parse(value).map_err(|err| format!("is not an absolute URL ({err}): write one such as \"https://auth.example.com/token\""))?;
+    let url = Url::parse(value).map_err(|err| {
+        format!(
+            "is not an absolute URL ({err}): write one such as \"https://auth.example.com/token\""
+        )
+    })?;
     if url.fragment().is_some() {
         return Err("has a fragment: remove the `#...` part".to_owned());
     }
     match url.scheme() {
         "https" => Ok(()),
         "http" if crate::oauth::registration::is_loopback_url(&url) => Ok(()),
-        _ => Err("must use https (http is allowed only on 127.0.0.1, [::1] or localhost)".to_owned()),
+        _ => {
+            Err("must use https (http is allowed only on 127.0.0.1, [::1] or localhost)".to_owned())
+        }
     }
 }
 
@@ -226,8 +268,18 @@ mod tests {
         bad.registration.approved_cimd_domains = vec!["https://example.com".to_owned()];
         bad.token_endpoint = Some("ftp://example.com".to_owned());
         let problems = validate_server(&bad).join("\n");
-        for field in ["`id`", "`name`", "`approvedScopes[0]`", "`approvedCallbackUrls[0]`", "`registration.approvedCimdDomains[0]`", "`tokenEndpoint`"] {
-            assert!(problems.contains(field), "{field} missing from:\n{problems}");
+        for field in [
+            "`id`",
+            "`name`",
+            "`approvedScopes[0]`",
+            "`approvedCallbackUrls[0]`",
+            "`registration.approvedCimdDomains[0]`",
+            "`tokenEndpoint`",
+        ] {
+            assert!(
+                problems.contains(field),
+                "{field} missing from:\n{problems}"
+            );
         }
     }
 

@@ -125,7 +125,7 @@ impl ServerConfig {
     /// # Errors
     ///
     /// Names the setting when `public_url` is not an absolute http or https
-    /// URL, or has a query or fragment.
+    /// URL, or has a path, query or fragment.
     pub fn public_base_url(&self, listening_on: SocketAddr) -> Result<String, String> {
         let Some(text) = &self.public_url else {
             return Ok(format!("http://{listening_on}"));
@@ -142,6 +142,12 @@ impl ServerConfig {
         }
         if url.query().is_some() || url.fragment().is_some() {
             return Err(fail("has a query or fragment"));
+        }
+        // RFC 8414 metadata lives at `/.well-known/...` on the host's root,
+        // before the issuer's path, so a base URL with a path of its own
+        // would advertise metadata that no client finds.
+        if url.path() != "/" {
+            return Err(fail("has a path: give the origin only, because OAuth metadata is served from the host's root"));
         }
         Ok(text.trim_end_matches('/').to_owned())
     }
@@ -247,7 +253,7 @@ impl ServerConfig {
 fn expected_form(key: &str) -> &'static str {
     match key {
         "listen" => "an IP address and port such as 127.0.0.1:8080",
-        "public_url" => "an absolute http or https URL with no query or fragment, such as https://sluice.example.com",
+        "public_url" => "an http or https origin with no path, such as https://sluice.example.com",
         "data_dir" | "flows" | "cache_dir" => "a folder path",
         "max_body_bytes"
         | "max_concurrent_runs"
@@ -327,6 +333,29 @@ mod tests {
         )
         .expect_err("missing file");
         assert!(err.contains("/nonexistent/sluice.toml"), "message: {err}");
+    }
+
+    #[test]
+    fn public_url_defaults_to_listen_address() {
+        let config = ServerConfig::default();
+        let listening_on = SocketAddr::from(([127, 0, 0, 1], 40123));
+
+        assert_eq!(config.public_base_url(listening_on), Ok("http://127.0.0.1:40123".to_owned()));
+    }
+
+    #[test]
+    fn public_url_is_validated() {
+        let listening_on = SocketAddr::from(([127, 0, 0, 1], 8080));
+        let with = |url: &str| ServerConfig {
+            public_url: Some(url.to_owned()),
+            ..ServerConfig::default()
+        };
+
+        assert_eq!(with("https://sluice.example.com/").public_base_url(listening_on), Ok("https://sluice.example.com".to_owned()));
+        for bad in ["sluice.example.com", "https://example.com/sluice", "ftp://example.com", "https://example.com/?x=1", "https://example.com/#top"] {
+            let error = with(bad).public_base_url(listening_on).expect_err("invalid public_url");
+            assert!(error.contains("public_url"), "{bad}: {error}");
+        }
     }
 
     #[test]

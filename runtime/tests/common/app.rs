@@ -43,9 +43,14 @@ impl TestApp {
     /// each with one management key.
     pub fn new(settings: ApiSettings) -> Self {
         let backend = Arc::new(MemoryStore::new());
-        let keys = [(PROJECT, "K-first", "secret"), (OTHER_PROJECT, "K-second", "other-secret")];
+        let keys = [
+            (PROJECT, "K-first", "secret"),
+            (OTHER_PROJECT, "K-second", "other-secret"),
+        ];
         for (project, key_id, secret) in keys {
-            backend.create_project(project, project).expect("project is created");
+            backend
+                .create_project(project, project)
+                .expect("project is created");
             let key = ManagementKey {
                 id: key_id.to_owned(),
                 project: project.to_owned(),
@@ -55,11 +60,20 @@ impl TestApp {
             };
             backend.add_key(&key).expect("key is added");
         }
-        let runtime = Runtime::new(super::engine(), Arc::new(super::builtins()), backend.clone(), RunSettings::default());
+        let runtime = Runtime::new(
+            super::engine(),
+            Arc::new(super::builtins()),
+            backend.clone(),
+            RunSettings::default(),
+        );
         let state = AppState::new(backend.clone(), runtime, settings);
         state.set_public_url(PUBLIC_URL);
         let app = router(state.clone());
-        Self { app, backend, state }
+        Self {
+            app,
+            backend,
+            state,
+        }
     }
 
     /// Sends a request from `peer` with `headers`, and a raw body.
@@ -75,26 +89,60 @@ impl TestApp {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        if body.is_some() && !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("content-type")) {
+        if body.is_some()
+            && !headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+        {
             request = request.header(header::CONTENT_TYPE, "application/json");
         }
-        let mut request = request.body(body.map_or_else(Body::empty, Body::from)).expect("request is valid");
+        let mut request = request
+            .body(body.map_or_else(Body::empty, Body::from))
+            .expect("request is valid");
         request.extensions_mut().insert(ConnectInfo(peer));
-        let response = self.app.clone().oneshot(request).await.expect("router answers");
+        let response = self
+            .app
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("router answers");
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.expect("body is read").to_bytes();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body is read")
+            .to_bytes();
         let body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
-        Reply { status, headers, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// Sends a request from 127.0.0.1.
-    pub async fn send(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Option<String>) -> Reply {
-        self.send_from(SocketAddr::from(([127, 0, 0, 1], 50000)), method, path, headers, body).await
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> Reply {
+        self.send_from(
+            SocketAddr::from(([127, 0, 0, 1], 50000)),
+            method,
+            path,
+            headers,
+            body,
+        )
+        .await
     }
 
     /// Sends an authenticated management POST for the first project.
@@ -104,13 +152,22 @@ impl TestApp {
 
     /// Sends a management POST with `auth`.
     pub async fn post_as(&self, auth: &str, path: &str, body: Value) -> (StatusCode, Value) {
-        let reply = self.send(Method::POST, path, &[("authorization", auth)], Some(body.to_string())).await;
+        let reply = self
+            .send(
+                Method::POST,
+                path,
+                &[("authorization", auth)],
+                Some(body.to_string()),
+            )
+            .await;
         (reply.status, reply.body)
     }
 
     /// Sends an authenticated management GET for the first project.
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let reply = self.send(Method::GET, path, &[("authorization", AUTH)], None).await;
+        let reply = self
+            .send(Method::GET, path, &[("authorization", AUTH)], None)
+            .await;
         (reply.status, reply.body)
     }
 }

@@ -8,7 +8,11 @@ use crate::model::NewAuditEvent;
 use crate::oauth::{McpServer, RegisteredClient};
 use crate::store::{ClientChange, OAuthStore, StoreError};
 
-fn load_client(connection: &Connection, project: &str, client_id: &str) -> Result<Option<RegisteredClient>, StoreError> {
+fn load_client(
+    connection: &Connection,
+    project: &str,
+    client_id: &str,
+) -> Result<Option<RegisteredClient>, StoreError> {
     const OPERATION: &str = "loading an MCP client";
     let document: Option<String> = connection
         .prepare_cached("SELECT document FROM mcp_clients WHERE project = ?1 AND client_id = ?2")
@@ -16,7 +20,9 @@ fn load_client(connection: &Connection, project: &str, client_id: &str) -> Resul
         .query_row(params![project, client_id], |row| row.get(0))
         .optional()
         .map_err(backend(OPERATION))?;
-    document.map(|text| from_json(&text, "mcp_clients.document")).transpose()
+    document
+        .map(|text| from_json(&text, "mcp_clients.document"))
+        .transpose()
 }
 
 impl OAuthStore for SqliteStore {
@@ -56,16 +62,24 @@ impl OAuthStore for SqliteStore {
         })
     }
 
-    fn load_mcp_server(&self, project: &str, server_id: &str) -> Result<Option<McpServer>, StoreError> {
+    fn load_mcp_server(
+        &self,
+        project: &str,
+        server_id: &str,
+    ) -> Result<Option<McpServer>, StoreError> {
         const OPERATION: &str = "loading an MCP server";
         self.read(OPERATION, |connection| {
             let document: Option<String> = connection
-                .prepare_cached("SELECT document FROM mcp_servers WHERE project = ?1 AND server_id = ?2")
+                .prepare_cached(
+                    "SELECT document FROM mcp_servers WHERE project = ?1 AND server_id = ?2",
+                )
                 .map_err(backend(OPERATION))?
                 .query_row(params![project, server_id], |row| row.get(0))
                 .optional()
                 .map_err(backend(OPERATION))?;
-            document.map(|text| from_json(&text, "mcp_servers.document")).transpose()
+            document
+                .map(|text| from_json(&text, "mcp_servers.document"))
+                .transpose()
         })
     }
 
@@ -73,7 +87,9 @@ impl OAuthStore for SqliteStore {
         const OPERATION: &str = "listing MCP servers";
         self.read(OPERATION, |connection| {
             let mut statement = connection
-                .prepare_cached("SELECT document FROM mcp_servers WHERE project = ?1 ORDER BY server_id")
+                .prepare_cached(
+                    "SELECT document FROM mcp_servers WHERE project = ?1 ORDER BY server_id",
+                )
                 .map_err(backend(OPERATION))?;
             let rows = statement
                 .query_map(params![project], |row| row.get::<_, String>(0))
@@ -96,7 +112,12 @@ impl OAuthStore for SqliteStore {
         })
     }
 
-    fn insert_mcp_client(&self, project: &str, client: &RegisteredClient, event: NewAuditEvent) -> Result<(), StoreError> {
+    fn insert_mcp_client(
+        &self,
+        project: &str,
+        client: &RegisteredClient,
+        event: NewAuditEvent,
+    ) -> Result<(), StoreError> {
         const OPERATION: &str = "registering an MCP client";
         self.write(OPERATION, |connection| {
             let server_exists: bool = connection
@@ -136,12 +157,17 @@ impl OAuthStore for SqliteStore {
     ) -> Result<RegisteredClient, StoreError> {
         const OPERATION: &str = "updating an MCP client";
         self.write(OPERATION, |connection| {
-            let mut client = load_client(connection, project, client_id)?.ok_or_else(|| not_found("MCP client", client_id))?;
+            let mut client = load_client(connection, project, client_id)?
+                .ok_or_else(|| not_found("MCP client", client_id))?;
             let event = change(&mut client)?;
             connection
                 .execute(
                     "UPDATE mcp_clients SET document = ?3 WHERE project = ?1 AND client_id = ?2",
-                    params![project, client_id, to_json(&client, "mcp_clients.document")?],
+                    params![
+                        project,
+                        client_id,
+                        to_json(&client, "mcp_clients.document")?
+                    ],
                 )
                 .map_err(backend(OPERATION))?;
             if let Some(event) = event {
@@ -151,11 +177,21 @@ impl OAuthStore for SqliteStore {
         })
     }
 
-    fn load_mcp_client(&self, project: &str, client_id: &str) -> Result<Option<RegisteredClient>, StoreError> {
-        self.read("loading an MCP client", |connection| load_client(connection, project, client_id))
+    fn load_mcp_client(
+        &self,
+        project: &str,
+        client_id: &str,
+    ) -> Result<Option<RegisteredClient>, StoreError> {
+        self.read("loading an MCP client", |connection| {
+            load_client(connection, project, client_id)
+        })
     }
 
-    fn list_mcp_clients(&self, project: &str, server_id: &str) -> Result<Vec<RegisteredClient>, StoreError> {
+    fn list_mcp_clients(
+        &self,
+        project: &str,
+        server_id: &str,
+    ) -> Result<Vec<RegisteredClient>, StoreError> {
         const OPERATION: &str = "listing MCP clients";
         self.read(OPERATION, |connection| {
             let mut statement = connection
@@ -171,7 +207,12 @@ impl OAuthStore for SqliteStore {
         })
     }
 
-    fn delete_mcp_client(&self, project: &str, client_id: &str, event: NewAuditEvent) -> Result<bool, StoreError> {
+    fn delete_mcp_client(
+        &self,
+        project: &str,
+        client_id: &str,
+        event: NewAuditEvent,
+    ) -> Result<bool, StoreError> {
         const OPERATION: &str = "deleting an MCP client";
         self.write(OPERATION, |connection| {
             let deleted = connection
