@@ -207,7 +207,7 @@ fn unreadable_extra_ca_file_stops_start() {
         if status.is_some() {
             break;
         }
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(100));
     }
     if status.is_none() {
         child.kill().expect("stop sluice serve");
