@@ -26,6 +26,7 @@ use tokio::sync::OnceCell;
 use super::cimd_cache::{CacheBounds, ExpiringMap, cache_lifetime};
 use super::clients::ClientMetadata;
 use super::registration::{MetadataPolicy, validate_client_metadata};
+use super::servers::host_in_domain;
 use crate::engine::{EgressClient, EgressError};
 
 /// Largest document accepted by default, in bytes. The draft recommends
@@ -494,17 +495,14 @@ fn host_approved(host: &str, approved_domains: &[String]) -> bool {
     let host = host.trim_end_matches('.');
     let is_address = host.starts_with('[') || host.parse::<std::net::IpAddr>().is_ok();
     approved_domains.iter().any(|domain| {
-        let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+        let domain = domain.trim().trim_end_matches('.');
         if domain.is_empty() {
-            return false;
+            false
+        } else if is_address {
+            host.eq_ignore_ascii_case(domain)
+        } else {
+            host_in_domain(host, domain)
         }
-        if host == domain {
-            return true;
-        }
-        !is_address
-            && host
-                .strip_suffix(domain.as_str())
-                .is_some_and(|subdomain| subdomain.len() > 1 && subdomain.ends_with('.'))
     })
 }
 
