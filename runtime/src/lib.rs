@@ -14,6 +14,7 @@ pub mod executor;
 pub mod flow_file;
 pub mod host;
 pub mod metrics;
+pub mod oauth;
 pub mod publish;
 pub mod model;
 pub mod registry;

@@ -187,3 +187,36 @@ fn invalid_setting_stops_start() {
     assert!(stderr.contains("max_concurrent_runs"), "stderr: {stderr}");
     assert!(stderr.contains("SLUICE_MAX_CONCURRENT_RUNS") || stderr.contains("environment"), "stderr: {stderr}");
 }
+
+#[test]
+fn unreadable_extra_ca_file_stops_start() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let ca_file = dir.path().join("internal-ca.pem");
+    std::fs::write(&ca_file, "not a certificate\n").expect("write the CA file");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env("SLUICE_EGRESS_EXTRA_CA_FILE", &ca_file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("sluice serve starts");
+    let mut status = None;
+    for _ in 0..600 {
+        status = child.try_wait().expect("wait for sluice serve");
+        if status.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if status.is_none() {
+        child.kill().expect("stop sluice serve");
+        panic!("sluice serve kept running with a CA file that has no certificate");
+    }
+    let output = child.wait_with_output().expect("sluice serve output");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("egress_extra_ca_file"), "stderr: {stderr}");
+    assert!(stderr.contains("internal-ca.pem"), "stderr: {stderr}");
+    assert!(stderr.contains("no PEM certificate"), "stderr: {stderr}");
+}

@@ -1222,7 +1222,7 @@ fn newer_schema_is_rejected() {
     };
     assert!(message.contains(&path.display().to_string()), "{message}");
     assert!(message.contains("schema version 99"), "{message}");
-    assert!(message.contains("up to 4"), "{message}");
+    assert!(message.contains("up to 5"), "{message}");
 }
 
 #[test]

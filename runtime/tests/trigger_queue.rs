@@ -404,7 +404,7 @@ fn upgrade_does_not_dispatch_old_events() {
     connection
         .execute_batch(
             "DROP TABLE triggered_runs; DROP TABLE trigger_cursor; DROP TABLE connectors; DROP TABLE components; \
-             PRAGMA user_version = 1;",
+             DROP TABLE mcp_clients; DROP TABLE mcp_servers; PRAGMA user_version = 1;",
         )
         .expect("downgrade the schema");
     drop(connection);

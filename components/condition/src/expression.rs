@@ -9,6 +9,9 @@ use crate::operator::{Operand, Operator};
 /// evaluator well inside a 64 KiB guest stack.
 const MAX_DEPTH: usize = 32;
 
+/// Context key of the current element inside an `every` or `some` group.
+pub const ELEMENT_KEY: &str = "item";
+
 /// A parsed condition.
 #[derive(Debug)]
 pub enum Expression {
@@ -18,6 +21,17 @@ pub enum Expression {
     Any(Vec<Expression>),
     /// True when the expression is false.
     Not(Box<Expression>),
+    /// True when the value at `key` is an array and every element (or,
+    /// with `any_element`, at least one) makes `condition` true. The
+    /// element is the context value `item` while `condition` runs.
+    Each {
+        /// Context key path of the array.
+        key: String,
+        /// Whether one matching element is enough (`some`) rather than all (`every`).
+        any_element: bool,
+        /// The condition each element is tested with.
+        condition: Box<Expression>,
+    },
     /// One comparison against a context value.
     Predicate {
         /// Context key path of the value to test.
@@ -63,6 +77,28 @@ impl Expression {
             Expression::All(items) => items.iter().all(|item| item.evaluate(context)),
             Expression::Any(items) => items.iter().any(|item| item.evaluate(context)),
             Expression::Not(item) => !item.evaluate(context),
+            Expression::Each {
+                key,
+                any_element,
+                condition,
+            } => {
+                let Some(Value::Array(elements)) = context.get(key) else {
+                    return false;
+                };
+                let mut root = match context.as_value() {
+                    Value::Object(fields) => fields.clone(),
+                    _ => Map::new(),
+                };
+                let mut test = |element: &Value| {
+                    root.insert(ELEMENT_KEY.to_owned(), element.clone());
+                    condition.evaluate(&Context::new(Value::Object(root.clone())))
+                };
+                if *any_element {
+                    elements.iter().any(&mut test)
+                } else {
+                    elements.iter().all(&mut test)
+                }
+            }
             Expression::Predicate {
                 key,
                 operator,
@@ -86,7 +122,7 @@ fn parse_at(value: &Value, path: &str, depth: usize) -> Result<Expression, StepE
         ));
     };
 
-    let groups: Vec<&str> = ["all", "any", "not"]
+    let groups: Vec<&str> = ["all", "any", "not", "every", "some"]
         .into_iter()
         .filter(|name| object.contains_key(*name))
         .collect();
@@ -114,6 +150,9 @@ fn parse_group(
     depth: usize,
 ) -> Result<Expression, StepError> {
     let group_path = join(path, group);
+    if group == "every" || group == "some" {
+        return parse_each(group, items, &group_path, depth);
+    }
     if group == "not" {
         let inner = parse_at(items, &group_path, depth + 1)?;
         return Ok(Expression::Not(Box::new(inner)));
@@ -133,6 +172,41 @@ fn parse_group(
     Ok(match group {
         "all" => Expression::All(parsed),
         _ => Expression::Any(parsed),
+    })
+}
+
+/// Parses `{"every" | "some": {"key": "<array path>", "match": expression}}`.
+fn parse_each(group: &str, body: &Value, path: &str, depth: usize) -> Result<Expression, StepError> {
+    let Value::Object(fields) = body else {
+        return Err(invalid(
+            path,
+            "expected an object with `key` (the array) and `match` (the condition each `item` is tested with)",
+        ));
+    };
+    for field in fields.keys() {
+        if !matches!(field.as_str(), "key" | "match") {
+            return Err(invalid(
+                &join(path, field),
+                format!("unknown field; an `{group}` group has `key` and `match`"),
+            ));
+        }
+    }
+    let key_path = join(path, "key");
+    let key = match fields.get("key") {
+        Some(Value::String(key)) => key.clone(),
+        _ => return Err(invalid(&key_path, "expected the context key path of an array, such as `client.metadata.redirect_uris`")),
+    };
+    Context::default()
+        .try_get(&key)
+        .map_err(|error| invalid(&key_path, error.message()))?;
+    let Some(condition) = fields.get("match") else {
+        return Err(invalid(&join(path, "match"), "missing; give the condition each `item` is tested with"));
+    };
+    let condition = parse_at(condition, &join(path, "match"), depth + 1)?;
+    Ok(Expression::Each {
+        key,
+        any_element: group == "some",
+        condition: Box::new(condition),
     })
 }
 

@@ -9,7 +9,14 @@
 //!   empty list is true);
 //! - `{"any": [expression, ...]}`, true when at least one expression is
 //!   true (an empty list is false);
-//! - `{"not": expression}`, the negation.
+//! - `{"not": expression}`, the negation;
+//! - `{"every": {"key": "client.metadata.redirect_uris", "match": expression}}`,
+//!   true when the key is an array and every element makes `match` true (an
+//!   empty array is true, a missing key or a non-array is false). Inside
+//!   `match` the element is the context value `item`, so
+//!   `{"key": "item", "operator": "starts-with", "value": "https://"}` tests it;
+//! - `{"some": {"key": ..., "match": expression}}`, true when at least one
+//!   element makes `match` true.
 //!
 //! See [`Operator`] for the operators. The whole config is checked before
 //! anything is evaluated, so a typo in a branch that would not be reached

@@ -48,6 +48,12 @@ pub enum Operator {
     Exists,
     /// `in`: equal to an element of the value, which must be an array.
     In,
+    /// `in-domain`: a URL or host name whose host is one of the domains in
+    /// the value (an array of host names) or a subdomain of one, ignoring
+    /// ASCII case. `https://app.example.com/cb` is in `["example.com"]`;
+    /// `https://badexample.com` is not. A port and user information are
+    /// ignored, and an IPv6 host is compared without its brackets.
+    InDomain,
 }
 
 /// The predicate's `value`, checked and prepared for its operator.
@@ -69,7 +75,7 @@ pub enum Operand {
 
 impl Operator {
     /// Every operator name, in documentation order.
-    pub const NAMES: [&'static str; 16] = [
+    pub const NAMES: [&'static str; 17] = [
         "equals",
         "not-equals",
         "contains",
@@ -86,6 +92,7 @@ impl Operator {
         "is-false",
         "exists",
         "in",
+        "in-domain",
     ];
 
     /// Returns the operator with this name, as listed in [`Operator::NAMES`].
@@ -107,6 +114,7 @@ impl Operator {
             "is-false" => Operator::IsFalse,
             "exists" => Operator::Exists,
             "in" => Operator::In,
+            "in-domain" => Operator::InDomain,
             _ => return None,
         };
         Some(operator)
@@ -144,6 +152,19 @@ impl Operator {
             In => match value {
                 Some(Value::Array(items)) => Ok(Operand::List(items.clone())),
                 _ => Err("expected an array of candidate values".to_string()),
+            },
+            InDomain => match value {
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|item| match item {
+                        Value::String(domain) if !domain.is_empty() && !domain.contains(['/', ':', '@']) => {
+                            Ok(Value::String(domain.trim_end_matches('.').to_ascii_lowercase()))
+                        }
+                        _ => Err(format!("{item} is not a host name such as \"example.com\"")),
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Operand::List),
+                _ => Err("expected an array of host names such as [\"example.com\"]".to_string()),
             },
         }
     }
@@ -192,10 +213,36 @@ impl Operator {
                     .iter()
                     .any(|candidate| loosely_equal(actual, candidate))
             }
+            (InDomain, Operand::List(domains)) => {
+                let Some(host) = as_text(actual).as_deref().and_then(host_of) else {
+                    return false;
+                };
+                domains.iter().filter_map(Value::as_str).any(|domain| {
+                    host == domain || host.strip_suffix(domain).is_some_and(|rest| rest.ends_with('.'))
+                })
+            }
             // `check_operand` pairs every operator with its operand kind.
             _ => false,
         }
     }
+}
+
+/// Returns the lowercase host of a URL (`scheme://[user@]host[:port]/...`)
+/// or of a bare host name, or `None` when there is none.
+fn host_of(text: &str) -> Option<String> {
+    let rest = match text.split_once("://") {
+        Some((_, rest)) => rest,
+        None => text,
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_and_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = if let Some(bracketed) = host_and_port.strip_prefix('[') {
+        bracketed.split_once(']')?.0
+    } else {
+        host_and_port.split(':').next().unwrap_or_default()
+    };
+    let host = host.trim_end_matches('.');
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
 }
 
 /// Reads a number or a numeric string. Non-finite values are not numbers.

@@ -265,3 +265,104 @@ fn deep_nesting_is_rejected() {
 
     assert!(error.message().contains("nested"), "{error}");
 }
+
+fn registration_context() -> Value {
+    json!({
+        "client": {
+            "metadata": {"redirect_uris": ["http://127.0.0.1:3000/cb", "https://app.example.com/cb"], "empty": []},
+            "server": {"approvedDomains": ["example.com"]}
+        }
+    })
+}
+
+fn registration_branch(config: Value) -> Result<String, StepError> {
+    evaluate_condition::<PredicateCondition>(config, registration_context())
+}
+
+#[test]
+fn in_domain_matches_hosts_and_subdomains() {
+    let domains = json!(["example.com", "Acme.Test"]);
+    let cases = [
+        ("https://example.com/cb", true),
+        ("https://app.example.com:8443/cb?x=1", true),
+        ("https://user@APP.EXAMPLE.COM/cb", true),
+        ("app.acme.test", true),
+        ("https://badexample.com/cb", false),
+        ("https://example.com.evil.test/cb", false),
+        ("https://[::1]/cb", false),
+        ("", false),
+    ];
+    for (url, expected) in cases {
+        let config = json!({"key": "client.url", "operator": "in-domain", "value": domains});
+        let context = json!({"client": {"url": url}});
+        let branch = evaluate_condition::<PredicateCondition>(config, context).expect("evaluates");
+        assert_eq!(branch == "true", expected, "{url}");
+    }
+}
+
+#[test]
+fn in_domain_rejects_bad_operand() {
+    for value in [json!("example.com"), json!(["https://example.com"]), json!([""]), json!([1])] {
+        let config = json!({"key": "client.url", "operator": "in-domain", "value": value});
+        let error = branch(config).expect_err("invalid operand");
+        assert_eq!(error.kind(), "invalid-config", "{value}");
+        assert!(error.message().contains("`value`"), "{value}: {error}");
+    }
+}
+
+#[test]
+fn every_tests_each_element() {
+    let loopback_or_approved = json!({"every": {"key": "client.metadata.redirect_uris", "match": {"any": [
+        {"key": "item", "operator": "matches", "value": "^http://(127\\.0\\.0\\.1|\\[::1\\]|localhost)(:[0-9]+)?/"},
+        {"key": "item", "operator": "in-domain", "value": ["example.com"]}
+    ]}}});
+    let all_https = json!({"every": {"key": "client.metadata.redirect_uris", "match":
+        {"key": "item", "operator": "starts-with", "value": "https://"}}});
+
+    assert_eq!(registration_branch(loopback_or_approved).expect("evaluates"), "true");
+    assert_eq!(registration_branch(all_https).expect("evaluates"), "false");
+}
+
+#[test]
+fn every_reads_outer_context_inside() {
+    let config = json!({"every": {"key": "client.metadata.redirect_uris", "match": {"any": [
+        {"key": "item", "operator": "starts-with", "value": "http://127.0.0.1"},
+        {"key": "client.server.approvedDomains", "operator": "contains", "value": "example.com"}
+    ]}}});
+
+    assert_eq!(registration_branch(config).expect("evaluates"), "true");
+}
+
+#[test]
+fn every_and_some_edge_cases() {
+    let cases = [
+        (json!({"every": {"key": "client.metadata.empty", "match": {"key": "item", "operator": "exists"}}}), "true"),
+        (json!({"some": {"key": "client.metadata.empty", "match": {"key": "item", "operator": "exists"}}}), "false"),
+        (json!({"every": {"key": "client.missing", "match": {"key": "item", "operator": "exists"}}}), "false"),
+        (json!({"every": {"key": "client.server", "match": {"key": "item", "operator": "exists"}}}), "false"),
+        (
+            json!({"some": {"key": "client.metadata.redirect_uris", "match":
+                {"key": "item", "operator": "starts-with", "value": "https://"}}}),
+            "true",
+        ),
+    ];
+    for (config, expected) in cases {
+        assert_eq!(registration_branch(config.clone()).expect("evaluates"), expected, "{config}");
+    }
+}
+
+#[test]
+fn every_config_errors_name_the_field() {
+    let cases = [
+        (json!({"every": "client.metadata.redirect_uris"}), "every"),
+        (json!({"every": {"match": {"key": "item", "operator": "exists"}}}), "every.key"),
+        (json!({"every": {"key": "client.metadata.redirect_uris"}}), "every.match"),
+        (json!({"every": {"key": "client.x", "match": {"key": "item", "operator": "nope"}}}), "every.match.operator"),
+        (json!({"some": {"key": "client.x", "match": {}, "extra": 1}}), "some.extra"),
+    ];
+    for (config, field) in cases {
+        let error = registration_branch(config.clone()).expect_err("invalid config");
+        assert_eq!(error.kind(), "invalid-config", "{config}");
+        assert!(error.message().contains(&format!("`{field}`")), "{config}: {error}");
+    }
+}

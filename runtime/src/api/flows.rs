@@ -222,7 +222,7 @@ impl AppState {
     }
 
     /// Runs a flow to its end and stores the run with its trace.
-    async fn execute(&self, project: &str, deployed: Arc<DeployedFlow>, input: Map<String, Value>, run_id: String) -> Result<RunReport, ApiError> {
+    pub(super) async fn execute(&self, project: &str, deployed: Arc<DeployedFlow>, input: Map<String, Value>, run_id: String) -> Result<RunReport, ApiError> {
         let _slot = self.run_slot()?;
         let state = self.clone();
         let project = project.to_owned();
@@ -270,7 +270,7 @@ pub fn run_record(project: &str, flow_version: u32, report: &RunReport, input: V
     }
 }
 
-fn new_run_id() -> String {
+pub(super) fn new_run_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 

@@ -9,6 +9,9 @@ mod connectors;
 pub mod error;
 mod flows;
 pub mod json;
+mod mcp;
+mod mcp_resolve;
+mod oauth;
 mod openapi;
 mod tenants;
 mod users;
@@ -30,6 +33,8 @@ use tracing::Instrument as _;
 
 use self::json::BodyLimit;
 use crate::connectors::ConnectorResolver;
+use crate::engine::{EgressClient, EgressPolicy};
+use crate::oauth::cimd::{CimdResolver, CimdSettings};
 use crate::executor::Runtime;
 use crate::metrics::Metrics;
 use crate::store::{Backend, TriggerQueue};
@@ -43,6 +48,10 @@ pub struct ApiSettings {
     pub max_body_bytes: usize,
     /// Runs that may execute at once; more get 429 with `Retry-After`.
     pub max_concurrent_runs: usize,
+    /// Client registrations accepted per minute from one network address.
+    /// A token bucket enforces it and allows a burst of this many. More
+    /// requests get 429 with `Retry-After`, and 0 turns the limit off.
+    pub registrations_per_minute: u32,
 }
 
 impl Default for ApiSettings {
@@ -50,6 +59,7 @@ impl Default for ApiSettings {
         Self {
             max_body_bytes: 1 << 20,
             max_concurrent_runs: 64,
+            registrations_per_minute: 20,
         }
     }
 }
@@ -80,12 +90,23 @@ struct Shared {
     trigger_queue: OnceLock<Arc<dyn TriggerQueue>>,
     /// Seals and opens connector secrets, when connector instances are served.
     connector_resolver: OnceLock<Arc<ConnectorResolver>>,
+    /// Resolves Client ID Metadata Documents; a resolver with the default
+    /// egress policy and settings when none is set.
+    cimd_resolver: OnceLock<Arc<CimdResolver>>,
+    /// Base URL that clients reach the server at, without a trailing slash;
+    /// the OAuth issuer URLs start with it.
+    public_url: OnceLock<String>,
+    /// Token buckets of the registration endpoint, by caller address;
+    /// `None` when the limit is off.
+    registration_limiter: Option<governor::DefaultKeyedRateLimiter<std::net::IpAddr>>,
 }
 
 impl AppState {
     /// Creates the state. `runtime` must run against the same `backend`.
     pub fn new(backend: Arc<dyn Backend>, runtime: Runtime, settings: ApiSettings) -> Self {
         let run_slots = Arc::new(Semaphore::new(settings.max_concurrent_runs.max(1)));
+        let registration_limiter = std::num::NonZeroU32::new(settings.registrations_per_minute)
+            .map(|rate| governor::RateLimiter::keyed(governor::Quota::per_minute(rate)));
         Self(Arc::new(Shared {
             backend,
             runtime,
@@ -100,6 +121,9 @@ impl AppState {
             background: TaskTracker::new(),
             trigger_queue: OnceLock::new(),
             connector_resolver: OnceLock::new(),
+            cimd_resolver: OnceLock::new(),
+            public_url: OnceLock::new(),
+            registration_limiter,
         }))
     }
 
@@ -124,6 +148,65 @@ impl AppState {
     /// takes effect.
     pub fn set_connector_resolver(&self, resolver: Arc<ConnectorResolver>) {
         let _ = self.0.connector_resolver.set(resolver);
+    }
+
+    /// Resolves Client ID Metadata Documents with `resolver`, which records
+    /// its audit events in the backend. Only the first call, made before the
+    /// first resolution, takes effect.
+    pub fn set_cimd_resolver(&self, resolver: CimdResolver) {
+        let observer = mcp_resolve::audit_observer(self.backend());
+        let _ = self.0.cimd_resolver.set(Arc::new(resolver.with_observer(observer)));
+    }
+
+    /// Returns the Client ID Metadata Document resolver, one with the
+    /// default egress policy and settings when none was set.
+    pub(crate) fn cimd_resolver(&self) -> Arc<CimdResolver> {
+        Arc::clone(self.0.cimd_resolver.get_or_init(|| {
+            let client = EgressClient::new(EgressPolicy::default(), Vec::new())
+                .unwrap_or_else(|err| unreachable!("the bundled roots are valid trust anchors: {err}"));
+            let observer = mcp_resolve::audit_observer(self.backend());
+            Arc::new(CimdResolver::new(client, CimdSettings::default()).with_observer(observer))
+        }))
+    }
+
+    /// Sets the base URL that clients reach the server at, such as
+    /// `https://sluice.example.com`; a trailing slash is dropped. The OAuth
+    /// issuer URLs of MCP servers start with it. Only the first call takes effect.
+    pub fn set_public_url(&self, url: &str) {
+        let _ = self.0.public_url.set(url.trim_end_matches('/').to_owned());
+    }
+
+    /// Returns the public base URL.
+    pub(crate) fn public_url(&self) -> Result<String, error::ApiError> {
+        self.0
+            .public_url
+            .get()
+            .cloned()
+            .ok_or_else(|| error::ApiError::internal("this server was set up without a public URL"))
+    }
+
+    /// Takes a token from the registration bucket of `address`, or fails
+    /// with 429 and the seconds until the next token. A request without a
+    /// known address shares one bucket with the others that lack one.
+    fn check_registration_rate(&self, address: Option<std::net::IpAddr>) -> Result<(), oauth::OAuthError> {
+        use governor::clock::{Clock as _, DefaultClock};
+
+        /// Buckets kept before full ones are dropped, so many addresses cannot grow the map without bound.
+        const MAX_TRACKED_ADDRESSES: usize = 10_000;
+
+        let Some(limiter) = &self.0.registration_limiter else {
+            return Ok(());
+        };
+        if limiter.len() > MAX_TRACKED_ADDRESSES {
+            limiter.retain_recent();
+        }
+        let key = address.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        limiter.check_key(&key).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            tracing::info!(client.address = %key, retry_after_secs = seconds, "Rate limited a client registration");
+            oauth::OAuthError::too_many_requests(seconds.max(1))
+        })
     }
 
     /// Returns the published components of the runtime.
@@ -192,6 +275,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/mgmt/license", get(license))
         .merge(flows::routes())
         .merge(connectors::routes())
+        .merge(mcp::routes())
+        .merge(mcp_resolve::routes())
+        .merge(oauth::routes())
         .merge(components::routes())
         .merge(users::routes())
         .merge(tenants::routes())

@@ -33,6 +33,18 @@ impl Default for EgressPolicy {
     }
 }
 
+impl EgressPolicy {
+    /// Returns whether the policy forbids `address`: a private address
+    /// outside every network in `allowed_private`.
+    pub fn forbids(&self, address: IpAddr) -> bool {
+        is_private(address)
+            && !self
+                .allowed_private
+                .iter()
+                .any(|network| network.contains(&address))
+    }
+}
+
 /// Returns whether an address is in a range that is not the public
 /// internet: loopback, private, link-local (cloud metadata services live
 /// there), shared, documentation, multicast or unspecified.
@@ -128,6 +140,20 @@ fn record_denial(slot: &Mutex<Option<String>>, message: String) {
 type WasiResponse = http::Response<WasiBody>;
 type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
 
+/// Resolves `host` (a name or an address literal, IPv6 in brackets or not)
+/// to its addresses, or returns an error text when the name does not resolve.
+pub(crate) async fn resolve_host(host: &str, port: u16) -> std::result::Result<Vec<IpAddr>, String> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<IpAddr>() {
+        Ok(address) => Ok(vec![address]),
+        Err(_) => Ok(tokio::net::lookup_host((bare, port))
+            .await
+            .map_err(|err| format!("resolving {bare} failed: {err}"))?
+            .map(|socket| socket.ip())
+            .collect()),
+    }
+}
+
 /// Returns the first address of `host:port` that the policy forbids, or an
 /// error text when the name does not resolve.
 async fn forbidden_address(
@@ -135,22 +161,8 @@ async fn forbidden_address(
     port: u16,
     policy: &EgressPolicy,
 ) -> std::result::Result<Option<IpAddr>, String> {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let addresses: Vec<IpAddr> = match bare.parse::<IpAddr>() {
-        Ok(address) => vec![address],
-        Err(_) => tokio::net::lookup_host((bare, port))
-            .await
-            .map_err(|err| format!("resolving {bare} failed: {err}"))?
-            .map(|socket| socket.ip())
-            .collect(),
-    };
-    Ok(addresses.into_iter().find(|address| {
-        is_private(*address)
-            && !policy
-                .allowed_private
-                .iter()
-                .any(|network| network.contains(address))
-    }))
+    let addresses = resolve_host(host, port).await?;
+    Ok(addresses.into_iter().find(|address| policy.forbids(*address)))
 }
 
 /// Returns `requested` capped at `limit`, or `limit` when nothing was requested.
@@ -268,6 +280,9 @@ impl WasiHttpHooks for EgressHooks {
                     return Err(Error::DestinationNotFound);
                 }
             }
+            // NOTE: this sender trusts only the bundled `webpki-roots`, so
+            // `egress_extra_ca_file` does not reach connector requests. Sending
+            // them with the host's `EgressClient` would close that gap.
             let (response, io) =
                 wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
             let limit = policy.max_response_bytes;

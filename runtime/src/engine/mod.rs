@@ -4,6 +4,7 @@
 pub mod bindings;
 mod cache;
 mod egress;
+mod egress_client;
 mod error;
 mod limits;
 mod state;
@@ -19,6 +20,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 
 pub use self::egress::{EgressPolicy, is_private};
+pub use self::egress_client::{EgressClient, EgressError, EgressResponse, read_ca_file};
 pub use self::error::{ErrorKind, LoadError, StepFailure};
 pub use self::limits::StepLimits;
 pub use self::state::StepState;

@@ -14,6 +14,10 @@ use serde::{Deserialize, Serialize};
 pub struct ServerConfig {
     /// Address the HTTP API listens on.
     pub listen: SocketAddr,
+    /// Base URL that clients reach the server at, such as
+    /// `https://sluice.example.com`; OAuth issuer URLs start with it. When
+    /// unset, `http://` and the address the server listens on.
+    pub public_url: Option<String>,
     /// Folder of the database and the compiled-component cache.
     pub data_dir: PathBuf,
     /// Folder of flow files deployed at start; none when unset.
@@ -24,6 +28,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Runs that may execute at once before the API returns 429.
     pub max_concurrent_runs: usize,
+    /// Client registrations accepted per minute from one network address
+    /// before the registration endpoint returns 429; 0 turns the limit off.
+    pub registrations_per_minute: u32,
     /// Steps a run may take before it fails.
     pub max_steps: u32,
     /// Default wall-clock limit of one step, in milliseconds.
@@ -52,17 +59,32 @@ pub struct ServerConfig {
     pub egress_timeout_ms: u64,
     /// Largest response body a connector may receive, in bytes.
     pub egress_max_response_bytes: u64,
+    /// PEM file of extra CA certificates for requests the host makes
+    /// itself, such as fetches of Client ID Metadata Documents. Connector
+    /// components do not use it.
+    pub egress_extra_ca_file: Option<PathBuf>,
+    /// Largest Client ID Metadata Document accepted, in bytes.
+    pub cimd_max_document_bytes: u64,
+    /// Minimum time a fetched Client ID Metadata Document is reused, in
+    /// seconds, unless its response has `no-store` or `no-cache`.
+    pub cimd_cache_min_ttl_secs: u64,
+    /// Maximum time a fetched Client ID Metadata Document is reused, in seconds.
+    pub cimd_cache_max_ttl_secs: u64,
+    /// Maximum number of cached Client ID Metadata Document resolutions.
+    pub cimd_cache_max_entries: usize,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
             data_dir: PathBuf::from("./sluice-data"),
             flows: None,
             cache_dir: None,
             max_body_bytes: 1 << 20,
             max_concurrent_runs: 64,
+            registrations_per_minute: 20,
             max_steps: 1_000,
             step_timeout_ms: 1_000,
             step_memory_mib: 64,
@@ -75,6 +97,11 @@ impl Default for ServerConfig {
             egress_allowed_private: Vec::new(),
             egress_timeout_ms: 10_000,
             egress_max_response_bytes: 1 << 20,
+            egress_extra_ca_file: None,
+            cimd_max_document_bytes: crate::oauth::cimd::DEFAULT_MAX_DOCUMENT_BYTES,
+            cimd_cache_min_ttl_secs: 60,
+            cimd_cache_max_ttl_secs: 24 * 60 * 60,
+            cimd_cache_max_entries: 10_000,
         }
     }
 }
@@ -92,6 +119,39 @@ impl std::fmt::Debug for ServerConfig {
 }
 
 impl ServerConfig {
+    /// Returns the public base URL without a trailing slash: `public_url`,
+    /// or `http://` and `listening_on` when it is unset.
+    ///
+    /// # Errors
+    ///
+    /// Names the setting when `public_url` is not an absolute http or https
+    /// URL, or has a path, query or fragment.
+    pub fn public_base_url(&self, listening_on: SocketAddr) -> Result<String, String> {
+        let Some(text) = &self.public_url else {
+            return Ok(format!("http://{listening_on}"));
+        };
+        let fail = |reason: &str| {
+            format!(
+                "invalid setting `public_url`: {text:?} {reason}; write an absolute http or https URL such as \
+                 \"https://sluice.example.com\""
+            )
+        };
+        let url = url::Url::parse(text).map_err(|err| fail(&format!("is not a URL ({err})")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(fail("is not an http or https URL"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(fail("has a query or fragment"));
+        }
+        // RFC 8414 metadata lives at `/.well-known/...` on the host's root,
+        // before the issuer's path, so a base URL with a path of its own
+        // would advertise metadata that no client finds.
+        if url.path() != "/" {
+            return Err(fail("has a path: give the origin only, because OAuth metadata is served from the host's root"));
+        }
+        Ok(text.trim_end_matches('/').to_owned())
+    }
+
     /// Parses `egress_allowed_private`.
     ///
     /// # Errors
@@ -116,8 +176,10 @@ impl ServerConfig {
 }
 
 /// Setting names read from `SLUICE_<NAME>` environment variables.
-const ENV_KEYS: [&str; 18] = [
+const ENV_KEYS: [&str; 25] = [
+    "registrations_per_minute",
     "listen",
+    "public_url",
     "data_dir",
     "flows",
     "cache_dir",
@@ -135,6 +197,11 @@ const ENV_KEYS: [&str; 18] = [
     "egress_allowed_private",
     "egress_timeout_ms",
     "egress_max_response_bytes",
+    "egress_extra_ca_file",
+    "cimd_max_document_bytes",
+    "cimd_cache_min_ttl_secs",
+    "cimd_cache_max_ttl_secs",
+    "cimd_cache_max_entries",
 ];
 
 /// Settings given as command-line flags; `None` leaves the lower layers' value.
@@ -186,6 +253,7 @@ impl ServerConfig {
 fn expected_form(key: &str) -> &'static str {
     match key {
         "listen" => "an IP address and port such as 127.0.0.1:8080",
+        "public_url" => "an http or https origin with no path, such as https://sluice.example.com",
         "data_dir" | "flows" | "cache_dir" => "a folder path",
         "max_body_bytes"
         | "max_concurrent_runs"
@@ -196,8 +264,15 @@ fn expected_form(key: &str) -> &'static str {
         | "trigger_max_attempts"
         | "trigger_backoff_ms"
         | "trigger_max_depth" => "a positive whole number",
+        "registrations_per_minute" => "a whole number of registrations per minute, or 0 for no limit",
         "audit_retention_days" => "a whole number of days, or 0 to keep audit events forever",
-        "egress_timeout_ms" | "egress_max_response_bytes" => "a positive whole number",
+        "egress_timeout_ms"
+        | "egress_max_response_bytes"
+        | "cimd_max_document_bytes"
+        | "cimd_cache_max_ttl_secs"
+        | "cimd_cache_max_entries" => "a positive whole number",
+        "cimd_cache_min_ttl_secs" => "a whole number of seconds, or 0 to follow `max-age` exactly",
+        "egress_extra_ca_file" => "the path of a PEM file with one or more CA certificates",
         "secret_key" => {
             "32 random bytes in base64, such as the output of `openssl rand -base64 32`"
         }
@@ -258,6 +333,29 @@ mod tests {
         )
         .expect_err("missing file");
         assert!(err.contains("/nonexistent/sluice.toml"), "message: {err}");
+    }
+
+    #[test]
+    fn public_url_defaults_to_listen_address() {
+        let config = ServerConfig::default();
+        let listening_on = SocketAddr::from(([127, 0, 0, 1], 40123));
+
+        assert_eq!(config.public_base_url(listening_on), Ok("http://127.0.0.1:40123".to_owned()));
+    }
+
+    #[test]
+    fn public_url_is_validated() {
+        let listening_on = SocketAddr::from(([127, 0, 0, 1], 8080));
+        let with = |url: &str| ServerConfig {
+            public_url: Some(url.to_owned()),
+            ..ServerConfig::default()
+        };
+
+        assert_eq!(with("https://sluice.example.com/").public_base_url(listening_on), Ok("https://sluice.example.com".to_owned()));
+        for bad in ["sluice.example.com", "https://example.com/sluice", "ftp://example.com", "https://example.com/?x=1", "https://example.com/#top"] {
+            let error = with(bad).public_base_url(listening_on).expect_err("invalid public_url");
+            assert!(error.contains("public_url"), "{bad}: {error}");
+        }
     }
 
     #[test]

@@ -12,8 +12,10 @@ use anyhow::Context as _;
 use self::config::ServerConfig;
 use crate::api::{ApiSettings, AppState};
 use crate::connectors::ConnectorResolver;
-use crate::engine::{EgressPolicy, Engine, EngineSettings, StepLimits};
+use crate::engine::{EgressClient, EgressPolicy, Engine, EngineSettings, StepLimits, read_ca_file};
 use crate::executor::{RunSettings, Runtime};
+use crate::oauth::cimd::{CimdResolver, CimdSettings};
+use crate::oauth::cimd_cache::CacheBounds;
 use crate::registry::ComponentRegistry;
 use crate::publish::PublishedComponents;
 use crate::secrets::SecretKey;
@@ -43,6 +45,9 @@ pub fn open_store(data_dir: &Path) -> anyhow::Result<Arc<SqliteStore>> {
 ///
 /// Fails when the store, the engine, a flow file or the listener cannot be set up.
 pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
+    // Check `public_url` before anything starts; the value is used once the
+    // listener's address is known.
+    config.public_base_url(config.listen).map_err(anyhow::Error::msg)?;
     let store = open_store(&config.data_dir)?;
     let queue: Arc<dyn TriggerQueue> = Arc::clone(&store) as _;
     let backend: Arc<dyn Backend> = store;
@@ -58,6 +63,7 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         timeout: Duration::from_millis(config.egress_timeout_ms.max(1)),
         max_response_bytes: config.egress_max_response_bytes,
     };
+    let cimd = cimd_resolver(&config, egress.clone())?;
     let secret_key = SecretKey::load_or_create(config.secret_key.as_deref(), &config.data_dir)?;
     let engine = Arc::new(
         Engine::new(EngineSettings {
@@ -111,6 +117,7 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         ApiSettings {
             max_body_bytes: config.max_body_bytes,
             max_concurrent_runs: config.max_concurrent_runs,
+            registrations_per_minute: config.registrations_per_minute,
         },
     );
     for document in flow_documents {
@@ -118,6 +125,7 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     }
     state.set_trigger_queue(Arc::clone(&queue));
     state.set_connector_resolver(connectors);
+    state.set_cimd_resolver(cimd);
     let triggers = Triggers::start(state.clone(), queue, trigger_settings(&config)).await?;
 
     let shutdown = shutdown_signal()?;
@@ -130,6 +138,8 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
             )
         })?;
     let address = listener.local_addr()?;
+    let public_url = config.public_base_url(address).map_err(anyhow::Error::msg)?;
+    state.set_public_url(&public_url);
     tracing::info!(listen = %address, data_dir = %config.data_dir.display(), "Sluice is serving");
     println!("Sluice is listening on http://{address}");
 
@@ -202,4 +212,27 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
             }
         })
     }
+}
+
+/// Builds the Client ID Metadata Document resolver from the settings.
+fn cimd_resolver(config: &ServerConfig, egress: EgressPolicy) -> anyhow::Result<CimdResolver> {
+    let extra_roots = match &config.egress_extra_ca_file {
+        Some(path) => read_ca_file(path)
+            .map_err(|err| anyhow::anyhow!("invalid setting `egress_extra_ca_file`: {err}"))?,
+        None => Vec::new(),
+    };
+    let client = EgressClient::new(egress, extra_roots)
+        .map_err(|err| anyhow::anyhow!("invalid setting `egress_extra_ca_file`: {err}"))?;
+    let defaults = CimdSettings::default();
+    let settings = CimdSettings {
+        max_document_bytes: config.cimd_max_document_bytes.max(1),
+        cache: CacheBounds {
+            min_ttl: Duration::from_secs(config.cimd_cache_min_ttl_secs),
+            max_ttl: Duration::from_secs(config.cimd_cache_max_ttl_secs.max(config.cimd_cache_min_ttl_secs)),
+            ..defaults.cache
+        },
+        max_entries: config.cimd_cache_max_entries.max(1),
+        ..defaults
+    };
+    Ok(CimdResolver::new(client, settings))
 }

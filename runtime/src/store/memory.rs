@@ -6,9 +6,10 @@ use std::sync::Mutex;
 use serde_json::{Map, Value};
 
 use super::{
-    Actor, ComponentStore, ConnectorStore, FlowStore, FlowVersion, IdentityStore, ManagementKey, ProjectStore,
-    RunRecord, RunStore, StoreError, StoredConnector, TenantChange, UserChange, now_millis,
+    Actor, ClientChange, ComponentStore, ConnectorStore, FlowStore, FlowVersion, IdentityStore, ManagementKey, ProjectStore,
+    OAuthStore, RunRecord, RunStore, StoreError, StoredConnector, TenantChange, UserChange, now_millis,
 };
+use crate::oauth::{McpServer, RegisteredClient};
 use crate::model::{
     AuditEvent, AuditQuery, AuditType, NewAuditEvent, NewUser, Tenant, User, UserQuery,
 };
@@ -37,6 +38,10 @@ struct Records {
     connectors: BTreeMap<(String, String), StoredConnector>,
     /// (project, component id, version) to published component.
     components: BTreeMap<(String, String, String), crate::publish::StoredComponent>,
+    /// (project, server id) to MCP server.
+    mcp_servers: BTreeMap<(String, String), McpServer>,
+    /// (project, client id) to registered client.
+    mcp_clients: BTreeMap<(String, String), RegisteredClient>,
 }
 
 #[derive(Debug, Default)]
@@ -172,6 +177,12 @@ impl MemoryStore {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         f(&mut records)
+    }
+
+    /// Runs `f` with the records and the project's identity data locked, in
+    /// that order, so a client change and its audit event apply together.
+    fn with_records_and_project<R>(&self, project: &str, f: impl FnOnce(&mut Records, &mut ProjectData) -> R) -> R {
+        self.with_records(|records| self.with_project(project, |data| f(records, data)))
     }
 
     fn with_project<R>(&self, project: &str, f: impl FnOnce(&mut ProjectData) -> R) -> R {
@@ -882,6 +893,134 @@ impl ComponentStore for MemoryStore {
                 .components
                 .remove(&(project.to_owned(), id.to_owned(), version.to_owned()))
                 .is_some())
+        })
+    }
+}
+
+impl OAuthStore for MemoryStore {
+    fn create_mcp_server(&self, project: &str, server: &McpServer) -> Result<(), StoreError> {
+        self.with_records(|records| {
+            let key = (project.to_owned(), server.id.clone());
+            if records.mcp_servers.contains_key(&key) {
+                return Err(StoreError::Conflict(format!(
+                    "MCP server `{}` already exists; update it or pick another id",
+                    server.id
+                )));
+            }
+            records.mcp_servers.insert(key, server.clone());
+            Ok(())
+        })
+    }
+
+    fn replace_mcp_server(&self, project: &str, server: &McpServer) -> Result<(), StoreError> {
+        self.with_records(|records| {
+            let Some(stored) = records.mcp_servers.get_mut(&(project.to_owned(), server.id.clone())) else {
+                return Err(StoreError::NotFound {
+                    kind: "MCP server",
+                    id: server.id.clone(),
+                });
+            };
+            *stored = server.clone();
+            Ok(())
+        })
+    }
+
+    fn load_mcp_server(&self, project: &str, server_id: &str) -> Result<Option<McpServer>, StoreError> {
+        self.with_records(|records| Ok(records.mcp_servers.get(&(project.to_owned(), server_id.to_owned())).cloned()))
+    }
+
+    fn list_mcp_servers(&self, project: &str) -> Result<Vec<McpServer>, StoreError> {
+        self.with_records(|records| {
+            Ok(records
+                .mcp_servers
+                .iter()
+                .filter(|((owner, _), _)| owner == project)
+                .map(|(_, server)| server.clone())
+                .collect())
+        })
+    }
+
+    fn delete_mcp_server(&self, project: &str, server_id: &str) -> Result<bool, StoreError> {
+        self.with_records(|records| {
+            let existed = records
+                .mcp_servers
+                .remove(&(project.to_owned(), server_id.to_owned()))
+                .is_some();
+            records
+                .mcp_clients
+                .retain(|(owner, _), client| !(owner == project && client.server_id == server_id));
+            Ok(existed)
+        })
+    }
+
+    fn insert_mcp_client(&self, project: &str, client: &RegisteredClient, event: NewAuditEvent) -> Result<(), StoreError> {
+        self.with_records_and_project(project, |records, data| {
+            if !records.mcp_servers.contains_key(&(project.to_owned(), client.server_id.clone())) {
+                return Err(StoreError::NotFound {
+                    kind: "MCP server",
+                    id: client.server_id.clone(),
+                });
+            }
+            let key = (project.to_owned(), client.client_id.clone());
+            if records.mcp_clients.contains_key(&key) {
+                return Err(StoreError::Conflict(format!("MCP client `{}` already exists", client.client_id)));
+            }
+            records.mcp_clients.insert(key, client.clone());
+            data.record(project, event);
+            Ok(())
+        })
+    }
+
+    fn modify_mcp_client(
+        &self,
+        project: &str,
+        client_id: &str,
+        change: ClientChange<'_>,
+    ) -> Result<RegisteredClient, StoreError> {
+        self.with_records_and_project(project, |records, data| {
+            let Some(stored) = records.mcp_clients.get_mut(&(project.to_owned(), client_id.to_owned())) else {
+                return Err(StoreError::NotFound {
+                    kind: "MCP client",
+                    id: client_id.to_owned(),
+                });
+            };
+            let mut client = stored.clone();
+            let event = change(&mut client)?;
+            *stored = client.clone();
+            if let Some(event) = event {
+                data.record(project, event);
+            }
+            Ok(client)
+        })
+    }
+
+    fn load_mcp_client(&self, project: &str, client_id: &str) -> Result<Option<RegisteredClient>, StoreError> {
+        self.with_records(|records| Ok(records.mcp_clients.get(&(project.to_owned(), client_id.to_owned())).cloned()))
+    }
+
+    fn list_mcp_clients(&self, project: &str, server_id: &str) -> Result<Vec<RegisteredClient>, StoreError> {
+        self.with_records(|records| {
+            let mut clients: Vec<RegisteredClient> = records
+                .mcp_clients
+                .iter()
+                .filter(|((owner, _), client)| owner == project && client.server_id == server_id)
+                .map(|(_, client)| client.clone())
+                .collect();
+            clients.sort_by(|a, b| (a.issued_at, &a.client_id).cmp(&(b.issued_at, &b.client_id)));
+            Ok(clients)
+        })
+    }
+
+    fn delete_mcp_client(&self, project: &str, client_id: &str, event: NewAuditEvent) -> Result<bool, StoreError> {
+        self.with_records_and_project(project, |records, data| {
+            let existed = records
+                .mcp_clients
+                .remove(&(project.to_owned(), client_id.to_owned()))
+                .is_some();
+            if existed {
+                data.record(project, event);
+            }
+            Ok(existed)
         })
     }
 }

@@ -6,11 +6,13 @@
 //! transactions writes both or neither.
 
 mod memory;
+mod oauth;
 mod queue;
 mod records;
 mod sqlite;
 
 pub use memory::MemoryStore;
+pub use oauth::{ClientChange, OAuthStore};
 pub use queue::{
     AttemptOutcome, NewTriggeredRun, SequencedEvent, TriggerQueue, TriggeredRun, TriggeredState,
 };

@@ -131,9 +131,15 @@ pub trait RunStore: Send + Sync {
 }
 
 /// Everything the server stores, behind one object.
-pub trait Backend: IdentityStore + ProjectStore + FlowStore + RunStore + ConnectorStore + ComponentStore {}
+pub trait Backend:
+    IdentityStore + ProjectStore + FlowStore + RunStore + ConnectorStore + ComponentStore + super::OAuthStore
+{
+}
 
-impl<T: IdentityStore + ProjectStore + FlowStore + RunStore + ConnectorStore + ComponentStore> Backend for T {}
+impl<T: IdentityStore + ProjectStore + FlowStore + RunStore + ConnectorStore + ComponentStore + super::OAuthStore> Backend
+    for T
+{
+}
 
 /// A connector instance as stored: its settings, and its secrets sealed by
 /// [`SecretKey`](crate::secrets::SecretKey).

@@ -344,7 +344,7 @@ fn granted_scopes(
 
 /// Stores an audit event. Its external ids are the login ids of its user
 /// as stored at this point of the transaction.
-fn record(connection: &Connection, project: &str, event: NewAuditEvent) -> Result<AuditEvent, StoreError> {
+pub(super) fn record(connection: &Connection, project: &str, event: NewAuditEvent) -> Result<AuditEvent, StoreError> {
     const OPERATION: &str = "recording an audit event";
     let external_ids = match event.user_id.as_deref() {
         Some(user_id) => {

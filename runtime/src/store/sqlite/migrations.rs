@@ -13,11 +13,12 @@ use crate::store::StoreError;
 
 /// The SQL of each migration, oldest first. Add new migrations at the end and
 /// never change one that has shipped.
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_trigger_queue.sql"),
     include_str!("migrations/0003_connectors.sql"),
     include_str!("migrations/0004_components.sql"),
+    include_str!("migrations/0005_mcp_servers.sql"),
 ];
 
 /// Returns the schema version this build creates and reads.

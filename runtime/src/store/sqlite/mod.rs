@@ -10,6 +10,7 @@
 mod checkpoint;
 mod identity;
 mod migrations;
+mod oauth;
 mod queue;
 mod records;
 
