@@ -27,9 +27,9 @@ pub struct RunSettings {
     pub run_timeout: Duration,
     /// Limits of a step that sets none.
     pub default_limits: StepLimits,
-    /// Highest limits a flow step or a component manifest may ask for.
+    /// Highest limits a flow step or a component manifest may request.
     /// `fuel: None` means the engine counts no fuel, so no step gets a
-    /// budget, whatever it asks for.
+    /// budget, whatever it requests.
     pub max_limits: StepLimits,
 }
 
@@ -642,8 +642,8 @@ impl Runtime {
                 bytes(defaults.host_call_bytes),
                 bytes(max.host_call_bytes),
             )),
-            // Without fuel on the host, a budget asked for is ignored: the
-            // step deadline still bounds the step.
+            // Without fuel on the host, a requested budget is ignored, and
+            // the step deadline still bounds the step.
             fuel: max.fuel.map(|max_fuel| {
                 pick(
                     own.fuel,

@@ -473,8 +473,8 @@ fn full_instance_pool_is_capacity_error() {
     assert!(failure.message.contains("`max_concurrent_runs`"), "message: {}", failure.message);
 
     release.add_permits(1);
-    let held = holder.join().expect("the holding step does not panic").expect("the held step finishes");
-    let StepOutput::Connector(value) = held else {
+    let held_output = holder.join().expect("the holding step does not panic").expect("the held step finishes");
+    let StepOutput::Connector(value) = held_output else {
         panic!("fetch-any is a connector");
     };
     assert_eq!(value["body"], "released");

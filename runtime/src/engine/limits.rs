@@ -55,10 +55,11 @@ pub struct StepResources {
 }
 
 impl Default for StepResources {
-    /// A Rust guest built for wasm32-wasip2 has a few core instances (the
-    /// program and small shims), one memory and a couple of tables with some
-    /// hundred elements. The margin leaves room for other toolchains;
-    /// 20,000 elements is the pooling allocator's own default per table.
+    /// Returns 50 instances, 20 tables and 20,000 elements per table. A Rust
+    /// guest built for wasm32-wasip2 has a few core instances (the program
+    /// and small shims), one memory and a few small tables, and the margin
+    /// leaves room for other toolchains. 20,000 elements is the pooling
+    /// allocator's own default per table in wasmtime 48.
     fn default() -> Self {
         Self {
             instances: 50,

@@ -5,7 +5,9 @@
 //! record or list, JSON text included. Numbers, flags and enum cases count
 //! as nothing, because they cannot carry a payload of any size.
 
-use crate::engine::bindings::types::{NewAuditEvent, NewUser, Tenant, UserPatch, UserQuery, UserTenant};
+use crate::engine::bindings::types::{
+    NewAuditEvent, NewUser, Tenant, UserPatch, UserQuery, UserTenant,
+};
 
 /// Data a host-call argument carries, in bytes.
 pub(crate) trait PayloadBytes {
@@ -33,7 +35,9 @@ impl<T: PayloadBytes> PayloadBytes for Option<T> {
 
 impl<T: PayloadBytes> PayloadBytes for [T] {
     fn payload_bytes(&self) -> usize {
-        self.iter().map(PayloadBytes::payload_bytes).fold(0, usize::saturating_add)
+        self.iter()
+            .map(PayloadBytes::payload_bytes)
+            .fold(0, usize::saturating_add)
     }
 }
 

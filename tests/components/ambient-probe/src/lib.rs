@@ -36,9 +36,9 @@ impl Action for AmbientProbe {
                 .and_then(Value::as_str)
                 .ok_or_else(|| StepError::invalid_config(format!("missing config field `{field}`")))
         };
-        let socket: SocketAddr = text("socket")?
-            .parse()
-            .map_err(|err| StepError::invalid_config(format!("invalid config field `socket`: {err}")))?;
+        let socket: SocketAddr = text("socket")?.parse().map_err(|err| {
+            StepError::invalid_config(format!("invalid config field `socket`: {err}"))
+        })?;
         let login_id = text("loginId")?;
 
         let env: Vec<String> = std::env::vars_os()

@@ -4,11 +4,12 @@
 //!
 //! Config:
 //!
-//! - `mode`: `"log"` writes `calls` log lines; `"load"` makes `calls` user
-//!   lookups and ignores their errors; `"log-line"` writes one log line of
-//!   `bytes` bytes; `"audit"` emits one audit event whose data carries
-//!   `bytes` bytes; `"create-user"` creates one user with a custom attribute
-//!   of `bytes` bytes.
+//! - `mode`: what to flood the host with.
+//!   - `"log"` writes `calls` log lines.
+//!   - `"load"` makes `calls` user lookups and ignores their errors.
+//!   - `"log-line"` writes one log line of `bytes` bytes.
+//!   - `"audit"` emits one audit event whose data carries `bytes` bytes.
+//!   - `"create-user"` creates one user with a custom attribute of `bytes` bytes.
 //! - `calls`: number of calls for `"log"` and `"load"`, 1,000,000 by default.
 //! - `bytes`: payload size for the other modes, 1 MiB by default.
 //!
@@ -16,7 +17,9 @@
 //! the fixture ignores every error, so only the host can stop it.
 
 use serde_json::{Value, json};
-use sluice_sdk::{Action, ActionOutput, Context, NewAuditEvent, NewUser, StepError, audit, log, users};
+use sluice_sdk::{
+    Action, ActionOutput, Context, NewAuditEvent, NewUser, StepError, audit, log, users,
+};
 
 const DEFAULT_CALLS: u64 = 1_000_000;
 const DEFAULT_BYTES: u64 = 1 << 20;
@@ -31,7 +34,9 @@ impl Action for HostFlood {
         let number = |field: &str, default: u64| match config.get(field) {
             None => Ok(default),
             Some(value) => value.as_u64().ok_or_else(|| {
-                StepError::invalid_config(format!("invalid config field `{field}`: expected a non-negative integer"))
+                StepError::invalid_config(format!(
+                    "invalid config field `{field}`: expected a non-negative integer"
+                ))
             }),
         };
         let calls = number("calls", DEFAULT_CALLS)?;
@@ -39,10 +44,10 @@ impl Action for HostFlood {
             .map_err(|_| StepError::invalid_config("invalid config field `bytes`: too large"))?;
         let mode = config.get("mode").and_then(Value::as_str).unwrap_or("log");
 
-        let mut made: u64 = 0;
+        let mut calls_made: u64 = 0;
         let mut failed: u64 = 0;
         let mut count = |result: Result<(), StepError>| {
-            made += 1;
+            calls_made += 1;
             if result.is_err() {
                 failed += 1;
             }
@@ -65,12 +70,15 @@ impl Action for HostFlood {
             }
             "audit" => {
                 let mut event = NewAuditEvent::new("FloodTested");
-                event.data.insert("padding".to_owned(), Value::String("x".repeat(bytes)));
+                event
+                    .data
+                    .insert("padding".to_owned(), Value::String("x".repeat(bytes)));
                 count(audit::emit(&event).map(drop));
             }
             "create-user" => {
                 let mut user = NewUser::new("flood@example.com");
-                user.custom_attributes.insert("padding".to_owned(), Value::String("x".repeat(bytes)));
+                user.custom_attributes
+                    .insert("padding".to_owned(), Value::String("x".repeat(bytes)));
                 count(users::create(&user).map(drop));
             }
             other => {
@@ -80,7 +88,9 @@ impl Action for HostFlood {
                 )));
             }
         }
-        Ok(ActionOutput::value(json!({"calls": made, "failed": failed})))
+        Ok(ActionOutput::value(
+            json!({"calls": calls_made, "failed": failed}),
+        ))
     }
 }
 

@@ -1,4 +1,4 @@
-//! Test fixture: an action that returns as much output as its config asks,
+//! Test fixture: an action that returns as much output as its config requests,
 //! so engine tests can check the output size limit on data the guest makes
 //! itself rather than data it was given.
 //!
@@ -19,7 +19,11 @@ impl Action for HugeOutput {
             .get("bytes")
             .and_then(Value::as_u64)
             .and_then(|bytes| usize::try_from(bytes).ok())
-            .ok_or_else(|| StepError::invalid_config("missing config field `bytes`: set the output size in bytes"))?;
+            .ok_or_else(|| {
+                StepError::invalid_config(
+                    "missing config field `bytes`: set the output size in bytes",
+                )
+            })?;
         Ok(ActionOutput::value(json!({"padding": "x".repeat(bytes)})))
     }
 }

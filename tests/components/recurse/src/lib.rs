@@ -1,4 +1,4 @@
-//! Test fixture: an action that recurses as deep as its config asks, so
+//! Test fixture: an action that recurses as deep as its config requests, so
 //! engine tests can check that a Wasm stack overflow becomes a step error
 //! and that the host's Wasm stack size setting takes effect.
 //!
@@ -19,7 +19,9 @@ impl Action for Recurse {
         let depth = match config.get("depth") {
             None => u64::MAX,
             Some(value) => value.as_u64().ok_or_else(|| {
-                StepError::invalid_config("invalid config field `depth`: expected a non-negative integer")
+                StepError::invalid_config(
+                    "invalid config field `depth`: expected a non-negative integer",
+                )
             })?,
         };
         let value = descend(depth);
@@ -50,7 +52,8 @@ mod tests {
 
     #[test]
     fn shallow_recursion_returns_depth() {
-        let output = run_action::<Recurse>(json!({"depth": 3}), json!({})).expect("3 levels fit any stack");
+        let output =
+            run_action::<Recurse>(json!({"depth": 3}), json!({})).expect("3 levels fit any stack");
 
         // descend(0) = 1, then each level multiplies by 31 and adds its depth.
         let expected = ((31 + 1) * 31 + 2) * 31 + 3;
