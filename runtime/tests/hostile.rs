@@ -560,3 +560,72 @@ fn server_settings_reach_the_engine() {
     );
     server.stop();
 }
+
+/// Compiles a flow whose only step loops forever with `step` fields merged
+/// in, under a run deadline of `run_timeout_ms`.
+fn spin_flow(runtime: &Runtime, run_timeout_ms: u64, step: Value) -> CompiledFlow {
+    let mut spin = json!({
+        "id": "hostile", "kind": "action", "component": flow_reference("fixture:spin"),
+        "next": { "success": "done" }
+    });
+    for (key, value) in step.as_object().expect("step fields are an object") {
+        spin[key] = value.clone();
+    }
+    let document = json!({
+        "id": "spin", "type": "management", "start": "hostile",
+        "limits": { "timeoutMs": run_timeout_ms },
+        "steps": [spin, { "id": "done", "kind": "end", "outputs": [] }]
+    });
+    let catalog = runtime.catalog("hostile").expect("catalog");
+    sluice_flow::validate(&document.to_string(), catalog.as_ref()).expect("spin flow is valid")
+}
+
+#[test]
+fn run_deadline_overrides_error_handling() {
+    let (runtime, _store) = runtime();
+    let flow = spin_flow(
+        &runtime,
+        300,
+        json!({ "onError": "ignore", "limits": { "timeoutMs": 30000 } }),
+    );
+
+    let report = run(&runtime, &flow, json!({}));
+
+    assert_failed_with(&report, "ignored run deadline", "run-timeout");
+    assert!(
+        report.trace.iter().all(|step| step.step_id != "done"),
+        "the run must not go on to the End step: {:?}",
+        report.trace
+    );
+}
+
+#[test]
+fn retry_after_run_deadline_not_attempted() {
+    let (runtime, _store) = runtime();
+    let flow = spin_flow(
+        &runtime,
+        5_000,
+        json!({
+            "limits": { "timeoutMs": 100 },
+            "retry": { "attempts": 5, "backoffMs": 60000, "on": ["timeout"] }
+        }),
+    );
+
+    let report = run(&runtime, &flow, json!({}));
+
+    assert_failed_with(&report, "retry past the deadline", "run-timeout");
+    let step = &report.trace[0];
+    assert_eq!(
+        step.attempts, 1,
+        "the wait before a second attempt ends after the run's deadline"
+    );
+    let message = &step.error.as_ref().expect("the step failed").message;
+    assert!(
+        message.contains("before the next retry of this step"),
+        "{message}"
+    );
+    assert!(
+        message.contains("timeout: the step ran past its deadline of 100 ms"),
+        "{message}"
+    );
+}
