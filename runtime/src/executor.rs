@@ -247,11 +247,16 @@ impl Runtime {
         let _entered = span.enter();
         let started = Instant::now();
         let run_timeout = self.run_timeout(flow);
-        // A timeout too large for the clock ends no run; a year stands for it.
+        // A timeout too large for `Instant` arithmetic is treated as one year.
         let deadline = started
             .checked_add(run_timeout)
             .unwrap_or_else(|| started + Duration::from_secs(365 * 86_400));
         let mut run = RunState::new(flow, &request, run_id, deadline);
+        let max_steps = flow
+            .limits
+            .max_steps
+            .map_or(self.settings.max_steps, |steps| u32::try_from(steps).unwrap_or(u32::MAX))
+            .min(self.settings.max_steps);
         let mut current = flow.start;
         let outcome = loop {
             if Instant::now() >= run.deadline {
@@ -261,14 +266,14 @@ impl Runtime {
                     message: run_timeout_message(run_timeout, "before this step started"),
                 });
             }
-            if run.steps_taken >= self.settings.max_steps {
+            if run.steps_taken >= max_steps {
                 break Err(RunFailure {
                     step_id: Some(flow.steps[current].id.clone()),
                     kind: "step-limit".to_owned(),
                     message: format!(
-                        "the run took {} steps without reaching an End step; the flow may loop \
-                         forever: check the exit condition of its loop",
-                        self.settings.max_steps
+                        "the run took {max_steps} steps without reaching an End step; the flow may loop \
+                         forever: check the exit condition of its loop. A flow may set \
+                         `limits.maxSteps`, up to the server setting `max_steps`"
                     ),
                 });
             }

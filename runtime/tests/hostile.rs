@@ -629,3 +629,29 @@ fn retry_after_run_deadline_not_attempted() {
         "{message}"
     );
 }
+
+#[test]
+fn flow_step_limit_lowers_max_steps() {
+    let (runtime, _store) = runtime();
+    let document = json!({
+        "id": "loop", "type": "management", "start": "again",
+        "limits": { "maxSteps": 5 },
+        "steps": [
+            { "id": "again", "kind": "condition", "component": "builtin:condition",
+              "config": { "all": [ { "key": "client.forever", "operator": "is-true" } ] },
+              "next": { "true": "again", "false": "done" } },
+            { "id": "done", "kind": "end", "outputs": [] }
+        ]
+    });
+    let catalog = runtime.catalog("hostile").expect("catalog");
+    let flow =
+        sluice_flow::validate(&document.to_string(), catalog.as_ref()).expect("loop flow is valid");
+
+    let report = run(&runtime, &flow, json!({ "forever": true }));
+
+    let error = report.error.expect("the loop fails");
+    assert_eq!(error.kind, "step-limit");
+    assert_eq!(report.trace.len(), 5, "{:?}", report.trace);
+    assert!(error.message.contains("took 5 steps"), "{}", error.message);
+    assert!(error.message.contains("`max_steps`"), "{}", error.message);
+}

@@ -170,6 +170,9 @@ pub struct FlowLimits {
     /// Maximum wall-clock time of one run, in milliseconds. The host caps
     /// it at the operator's `run_timeout_ms`.
     pub timeout_ms: Option<u64>,
+    /// Maximum number of steps one run may take, End included. The host
+    /// caps it at the operator's `max_steps`.
+    pub max_steps: Option<u64>,
 }
 
 /// Retry policy of a step.

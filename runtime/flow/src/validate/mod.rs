@@ -212,7 +212,10 @@ fn read_flow_limits(value: &Value, reporter: &mut Reporter<'_>) -> FlowLimits {
     if let Some(value) = map.get("timeoutMs") {
         limits.timeout_ms = reporter.integer(value, "limits.timeoutMs", 1, u64::MAX, 5000);
     }
-    reporter.unknown_fields(map, "limits", &["timeoutMs"], &[]);
+    if let Some(value) = map.get("maxSteps") {
+        limits.max_steps = reporter.integer(value, "limits.maxSteps", 1, u64::MAX, 100);
+    }
+    reporter.unknown_fields(map, "limits", &["timeoutMs", "maxSteps"], &[]);
     limits
 }
 
