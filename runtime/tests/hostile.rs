@@ -444,6 +444,7 @@ fn failed_step(
     });
     let (status, body) = server.post("/v1/mgmt/flow/import", json!({ "flow": flow }));
     assert_eq!(status, 200, "{body}");
+
     let (status, body) = server.post(
         "/v1/mgmt/flow/run",
         json!({ "flowId": flow_id, "input": {} }),
@@ -454,6 +455,7 @@ fn failed_step(
         .rsplit_once("(run `")
         .and_then(|(_, rest)| rest.strip_suffix("`)"))
         .unwrap_or_else(|| panic!("no run id in {message}"));
+
     let (status, run) = server.call(
         "GET",
         &format!("/v1/mgmt/flow/runs/{run_id}"),
@@ -512,7 +514,7 @@ fn server_settings_reach_the_engine() {
     assert_eq!(kind, "fuel-exhausted", "{message}");
     assert!(message.contains("50000000 fuel units"), "{message}");
 
-    // The manifest lowers the call limit; a step asks for more, up to the maximum.
+    // The manifest lowers the call limit, and a step that requests more gets the maximum.
     let flood = json!({ "mode": "load", "calls": 1000 });
     let (kind, message) = failed_step(
         &server,
