@@ -111,6 +111,10 @@ impl HostState {
     /// Counts one call of `call` that passes `bytes` of data, and fails once
     /// the step's call budget is spent or when `bytes` is over the per-call
     /// limit. After the first failure every further call fails at once.
+    ///
+    /// NOTE: the guest keeps running after a violation until it returns or
+    /// reaches its deadline, because the bindings do not let a host call
+    /// trap. Making the `sluice:flow` imports trappable would stop it at once.
     pub(crate) fn charge(&mut self, call: &str, bytes: usize) -> Result<(), StepError> {
         if let Some(violation) = &self.violation {
             return Err(StepError::Denied(violation.message.clone()));
