@@ -9,7 +9,9 @@
 //! - `flow/five-steps-native`: the same logic written as plain Rust against
 //!   the same in-memory store, with no Wasm.
 //!
-//! Run with `cargo bench -p sluice --bench flow`.
+//! Run with `cargo bench -p sluice --bench flow`. With `BENCH_FUEL=1` the
+//! engine counts fuel and each `step/*` run gets a budget of 100 million
+//! units, which shows what the `step_fuel` setting costs.
 
 #![expect(missing_docs, reason = "criterion_group! generates undocumented functions")]
 
@@ -56,11 +58,18 @@ fn seeded_store() -> Arc<MemoryStore> {
     store
 }
 
+/// Fuel budget of each `step/*` run when `BENCH_FUEL` is set, which also
+/// turns fuel on in the engine; `None` leaves fuel off, as by default.
+fn bench_fuel() -> Option<u64> {
+    std::env::var_os("BENCH_FUEL").map(|_| 100_000_000)
+}
+
 fn engine() -> Arc<Engine> {
     let cache = std::env::temp_dir().join("sluice-bench-cache");
     Arc::new(
         Engine::new(EngineSettings {
             cache_dir: Some(cache),
+            fuel: bench_fuel().is_some(),
             ..EngineSettings::default()
         })
         .expect("engine"),
@@ -81,7 +90,10 @@ fn bench_step(c: &mut Criterion) {
         actor: Actor::new("bench"),
         connector: ConnectorBinding::default(),
     };
-    let limits = StepLimits::default();
+    let limits = StepLimits {
+        fuel: bench_fuel(),
+        ..StepLimits::default()
+    };
     let config = json!({ "loginId": "ada@acme.com" }).to_string();
     let context = json!({ "client": { "email": "ada@acme.com" } }).to_string();
     let echo_bytes = std::fs::read(

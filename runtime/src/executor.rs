@@ -22,9 +22,14 @@ pub struct RunSettings {
     /// Steps a run may take, End included, before it fails. Flows may loop,
     /// so this is what stops a loop that never exits.
     pub max_steps: u32,
+    /// Wall-clock time a run may take, retries and their waits included.
+    /// A flow's `limits.timeoutMs` may lower it, never raise it.
+    pub run_timeout: Duration,
     /// Limits of a step that sets none.
     pub default_limits: StepLimits,
-    /// Highest limits a flow step may ask for.
+    /// Highest limits a flow step or a component manifest may request.
+    /// `fuel: None` means the engine counts no fuel, so no step gets a
+    /// budget, whatever it requests.
     pub max_limits: StepLimits,
 }
 
@@ -32,11 +37,15 @@ impl Default for RunSettings {
     fn default() -> Self {
         Self {
             max_steps: 1_000,
+            run_timeout: Duration::from_secs(60),
             default_limits: StepLimits::default(),
             max_limits: StepLimits {
                 timeout: Duration::from_secs(30),
                 memory_bytes: 256 << 20,
-                ..StepLimits::default()
+                output_bytes: 16 << 20,
+                host_calls: 100_000,
+                host_call_bytes: 16 << 20,
+                fuel: None,
             },
         }
     }
@@ -237,17 +246,34 @@ impl Runtime {
         let span = tracing::info_span!("run", flow.id = %flow.id, run.id = %run_id, project.id = %request.project);
         let _entered = span.enter();
         let started = Instant::now();
-        let mut run = RunState::new(flow, &request, run_id);
+        let run_timeout = self.run_timeout(flow);
+        // A timeout too large for `Instant` arithmetic is treated as one year.
+        let deadline = started
+            .checked_add(run_timeout)
+            .unwrap_or_else(|| started + Duration::from_secs(365 * 86_400));
+        let mut run = RunState::new(flow, &request, run_id, deadline);
+        let max_steps = flow
+            .limits
+            .max_steps
+            .map_or(self.settings.max_steps, |steps| u32::try_from(steps).unwrap_or(u32::MAX))
+            .min(self.settings.max_steps);
         let mut current = flow.start;
         let outcome = loop {
-            if run.steps_taken >= self.settings.max_steps {
+            if Instant::now() >= run.deadline {
+                break Err(RunFailure {
+                    step_id: Some(flow.steps[current].id.clone()),
+                    kind: ErrorKind::RunTimeout.as_str().to_owned(),
+                    message: run_timeout_message(run_timeout, "before this step started"),
+                });
+            }
+            if run.steps_taken >= max_steps {
                 break Err(RunFailure {
                     step_id: Some(flow.steps[current].id.clone()),
                     kind: "step-limit".to_owned(),
                     message: format!(
-                        "the run took {} steps without reaching an End step; the flow may loop \
-                         forever: check the exit condition of its loop",
-                        self.settings.max_steps
+                        "the run took {max_steps} steps without reaching an End step; the flow may loop \
+                         forever: check the exit condition of its loop. A flow may set \
+                         `limits.maxSteps`, up to the server setting `max_steps`"
                     ),
                 });
             }
@@ -335,6 +361,9 @@ impl Runtime {
         };
         let manifest = published.as_ref().map(|published| &published.manifest);
         let limits = self.step_limits(step, manifest);
+        // The step's deadline never reaches past the run's.
+        let step_timeout = limits.timeout;
+        let run_time_left = |run: &RunState<'_>| run.deadline.saturating_duration_since(Instant::now());
         let mut rendered = step.config.render(&run.context);
         // `async` belongs to the host, so the component never sees it, also
         // when the step runs in line because too many run detached.
@@ -376,6 +405,11 @@ impl Runtime {
         } else {
             loop {
                 attempts += 1;
+                let time_left = run_time_left(run);
+                let limits = StepLimits {
+                    timeout: step_timeout.min(time_left),
+                    ..limits
+                };
                 let result = self.engine.run_step(
                     &component,
                     config.clone(),
@@ -383,11 +417,31 @@ impl Runtime {
                     &limits,
                     host.clone(),
                 );
+                let result = match result {
+                    // The run's deadline, not the step's, interrupted it.
+                    Err(failure) if failure.kind == ErrorKind::Timeout && time_left < step_timeout => {
+                        Err(StepFailure::new(
+                            ErrorKind::RunTimeout,
+                            run_timeout_message(self.run_timeout(flow), "while this step ran"),
+                        ))
+                    }
+                    other => other,
+                };
                 match &result {
                     Err(failure)
                         if attempts < max_attempts(step) && should_retry(step, failure) =>
                     {
                         let backoff = retry_backoff(step, attempts).max(retry_after(failure));
+                        if backoff >= run_time_left(run) {
+                            tracing::info!(attempt = attempts, error = %failure, "Not retrying: the run's deadline comes first");
+                            break Err(StepFailure::new(
+                                ErrorKind::RunTimeout,
+                                format!(
+                                    "{}; the last attempt failed with {failure}",
+                                    run_timeout_message(self.run_timeout(flow), "before the next retry of this step")
+                                ),
+                            ));
+                        }
                         tracing::info!(attempt = attempts, error = %failure, backoff_ms = backoff.as_millis(), "Retrying step");
                         std::thread::sleep(backoff);
                     }
@@ -424,8 +478,9 @@ impl Runtime {
             error: error.clone(),
         });
 
+        // Error handling cannot continue a run whose time is up.
         if let Some(failure) = error
-            && step.on_error == ErrorHandling::Automatic
+            && (step.on_error == ErrorHandling::Automatic || failure.kind == ErrorKind::RunTimeout)
         {
             return Next::Fail(RunFailure {
                 step_id: Some(step.id.clone()),
@@ -536,35 +591,72 @@ impl Runtime {
         }
     }
 
+    /// Returns the run's wall-clock limit: the flow's own where set, never
+    /// more than the host's.
+    fn run_timeout(&self, flow: &CompiledFlow) -> Duration {
+        flow.limits
+            .timeout_ms
+            .map_or(self.settings.run_timeout, Duration::from_millis)
+            .min(self.settings.run_timeout)
+    }
+
     /// Returns the step's limits: its own where set, otherwise the
     /// manifest's, otherwise the host's defaults, within the host's maximum.
     fn step_limits(&self, step: &CompiledStep, manifest: Option<&ComponentManifest>) -> StepLimits {
-        let mut defaults = self.settings.default_limits;
-        if let Some(limits) = manifest.map(|manifest| &manifest.limits) {
-            if let Some(timeout_ms) = limits.timeout_ms {
-                defaults.timeout = Duration::from_millis(timeout_ms);
-            }
-            if let Some(memory_mib) = limits.memory_mib {
-                defaults.memory_bytes = usize::try_from(memory_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
-            }
-        }
+        let defaults = self.settings.default_limits;
         let max = self.settings.max_limits;
-        let timeout = step
-            .limits
-            .timeout_ms
-            .map_or(defaults.timeout, Duration::from_millis)
-            .min(max.timeout);
-        let memory_bytes = step
-            .limits
-            .memory_mib
-            .map_or(defaults.memory_bytes, |mib| {
-                usize::try_from(mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX)
-            })
-            .min(max.memory_bytes);
+        let manifest = manifest.map(|manifest| &manifest.limits);
+        let own = &step.limits;
+        // The step's value, else the manifest's, else `default`; capped at `max`.
+        let pick = |step: Option<u64>, manifest: Option<u64>, default: u64, max: u64| {
+            step.or(manifest).unwrap_or(default).min(max)
+        };
+        let bytes = |value: usize| u64::try_from(value).unwrap_or(u64::MAX);
+        let to_usize = |value: u64| usize::try_from(value).unwrap_or(usize::MAX);
+        let mib = |value: Option<u64>| value.map(|mib| mib.saturating_mul(1 << 20));
+        let timeout_ms = pick(
+            own.timeout_ms,
+            manifest.and_then(|limits| limits.timeout_ms),
+            u64::try_from(defaults.timeout.as_millis()).unwrap_or(u64::MAX),
+            u64::try_from(max.timeout.as_millis()).unwrap_or(u64::MAX),
+        );
         StepLimits {
-            timeout,
-            memory_bytes,
-            ..defaults
+            timeout: Duration::from_millis(timeout_ms),
+            memory_bytes: to_usize(pick(
+                mib(own.memory_mib),
+                mib(manifest.and_then(|limits| limits.memory_mib)),
+                bytes(defaults.memory_bytes),
+                bytes(max.memory_bytes),
+            )),
+            output_bytes: to_usize(pick(
+                own.output_bytes,
+                manifest.and_then(|limits| limits.output_bytes),
+                bytes(defaults.output_bytes),
+                bytes(max.output_bytes),
+            )),
+            host_calls: u32::try_from(pick(
+                own.host_calls,
+                manifest.and_then(|limits| limits.host_calls),
+                u64::from(defaults.host_calls),
+                u64::from(max.host_calls),
+            ))
+            .unwrap_or(u32::MAX),
+            host_call_bytes: to_usize(pick(
+                own.host_call_bytes,
+                manifest.and_then(|limits| limits.host_call_bytes),
+                bytes(defaults.host_call_bytes),
+                bytes(max.host_call_bytes),
+            )),
+            // Without fuel on the host, a requested budget is ignored, and
+            // the step deadline still bounds the step.
+            fuel: max.fuel.map(|max_fuel| {
+                pick(
+                    own.fuel,
+                    manifest.and_then(|limits| limits.fuel),
+                    defaults.fuel.unwrap_or(max_fuel),
+                    max_fuel,
+                )
+            }),
         }
     }
 }
@@ -622,6 +714,15 @@ fn retry_after(failure: &StepFailure) -> Duration {
         .map_or(Duration::ZERO, |seconds| Duration::from_secs(seconds).min(MAX_RETRY_AFTER))
 }
 
+/// Describes a run that passed its deadline `when` ("while this step ran").
+fn run_timeout_message(run_timeout: Duration, when: &str) -> String {
+    format!(
+        "the run passed its deadline of {} ms {when}; a flow may set `limits.timeoutMs`, up to \
+         the server setting `run_timeout_ms`",
+        run_timeout.as_millis()
+    )
+}
+
 fn micros(duration: Duration) -> u64 {
     u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }
@@ -636,10 +737,12 @@ struct RunState<'a> {
     trace: Vec<StepTrace>,
     steps_taken: u32,
     keep_outputs: bool,
+    /// Time by which the run must end.
+    deadline: Instant,
 }
 
 impl<'a> RunState<'a> {
-    fn new(flow: &'a CompiledFlow, request: &RunRequest, run_id: String) -> Self {
+    fn new(flow: &'a CompiledFlow, request: &RunRequest, run_id: String, deadline: Instant) -> Self {
         let mut context = Map::new();
         context.insert("client".to_owned(), Value::Object(request.input.clone()));
         if let Some(event) = &request.triggering_event {
@@ -655,6 +758,7 @@ impl<'a> RunState<'a> {
             trace: Vec::new(),
             steps_taken: 0,
             keep_outputs: request.keep_step_outputs,
+            deadline,
         }
     }
 

@@ -53,6 +53,23 @@ pub struct ManifestLimits {
     pub timeout_ms: Option<u64>,
     /// Linear-memory limit of one step, in MiB.
     pub memory_mib: Option<u64>,
+    /// Instruction budget of one step, in fuel units; applied only when the
+    /// operator turned fuel on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fuel: Option<u64>,
+    /// Output limit of one step, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_bytes: Option<u64>,
+    /// Host calls one step may make.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_calls: Option<u64>,
+    /// Data one host call may carry, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_call_bytes: Option<u64>,
+    /// Accepted only to be rejected with a reason: wasmtime sets the Wasm
+    /// stack size for the whole engine, so a component cannot have its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wasm_stack_kib: Option<u64>,
 }
 
 impl ComponentManifest {
@@ -101,8 +118,25 @@ impl ComponentManifest {
                 ));
             }
         }
-        if self.limits.timeout_ms == Some(0) || self.limits.memory_mib == Some(0) {
+        let limits = &self.limits;
+        let values = [
+            limits.timeout_ms,
+            limits.memory_mib,
+            limits.fuel,
+            limits.output_bytes,
+            limits.host_calls,
+            limits.host_call_bytes,
+        ];
+        if values.contains(&Some(0)) {
             problems.push("`limits` values must be positive".to_owned());
+        }
+        if limits.wasm_stack_kib.is_some() {
+            problems.push(
+                "`limits.wasm_stack_kib` cannot be set per component: wasmtime sets the Wasm stack \
+                 size for the whole engine; remove it, and ask the operator to change the server \
+                 setting `wasm_stack_kib` if the component needs a larger stack"
+                    .to_owned(),
+            );
         }
         problems
     }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sluice::engine::{ErrorKind, LoadError, StepLimits, StepOutput, World};
 use sluice::host::{ConnectorBinding, HostContext};
-use sluice::store::{Actor, MemoryStore};
+use sluice::store::{Actor, IdentityStore, MemoryStore};
 
 fn host_context() -> HostContext {
     HostContext {
@@ -178,4 +178,306 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     files
+}
+
+/// Creates an engine of its own with `settings`, sharing the test cache.
+fn engine_with(settings: sluice::engine::EngineSettings) -> Arc<sluice::engine::Engine> {
+    let settings = sluice::engine::EngineSettings {
+        cache_dir: Some(std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache")),
+        ..settings
+    };
+    Arc::new(sluice::engine::Engine::new(settings).expect("engine starts"))
+}
+
+/// Runs a fixture on `engine` in the project of `host`.
+fn run_on(
+    engine: &sluice::engine::Engine,
+    reference: &str,
+    config: Value,
+    limits: &StepLimits,
+    host: HostContext,
+) -> Result<StepOutput, sluice::engine::StepFailure> {
+    let bytes = std::fs::read(common::guest_path(reference)).expect("fixture readable");
+    let component = engine.load(reference, &bytes).expect("fixture loads");
+    engine.run_step(&component, config.to_string(), json!({"client": {}}).to_string(), limits, host)
+}
+
+fn action_value(output: StepOutput) -> Value {
+    let StepOutput::Action { value, .. } = output else {
+        panic!("expected an action output");
+    };
+    value
+}
+
+#[test]
+fn deep_recursion_is_stack_overflow() {
+    let failure = run("fixture:recurse", json!({}), &limits()).expect_err("endless recursion fails");
+    assert_eq!(failure.kind, ErrorKind::StackOverflow);
+    assert!(failure.message.contains("512 KiB"), "message: {}", failure.message);
+    assert!(failure.message.contains("`wasm_stack_kib`"), "message: {}", failure.message);
+    assert_host_still_works();
+}
+
+#[test]
+fn wasm_stack_setting_bounds_recursion() {
+    let recursion = json!({"depth": 5_000});
+    let output = run("fixture:recurse", recursion.clone(), &limits()).expect("5,000 levels fit 512 KiB");
+    assert_eq!(action_value(output)["depth"], 5_000);
+
+    let small = engine_with(sluice::engine::EngineSettings {
+        max_wasm_stack: 32 << 10,
+        max_instances: 2,
+        ..Default::default()
+    });
+    let failure = run_on(&small, "fixture:recurse", recursion, &limits(), host_context())
+        .expect_err("5,000 levels overflow 32 KiB");
+    assert_eq!(failure.kind, ErrorKind::StackOverflow);
+    assert!(failure.message.contains("32 KiB"), "message: {}", failure.message);
+    let echo = run_on(&small, "fixture:echo", json!({"ping": 2}), &limits(), host_context()).expect("echo fits 32 KiB");
+    assert_eq!(action_value(echo)["config"]["ping"], 2);
+}
+
+#[test]
+fn fuel_budget_stops_endless_loop() {
+    let metered = engine_with(sluice::engine::EngineSettings {
+        fuel: true,
+        max_instances: 2,
+        ..Default::default()
+    });
+    let budget = StepLimits {
+        timeout: Duration::from_secs(60),
+        fuel: Some(2_000_000),
+        ..limits()
+    };
+    let failure = run_on(&metered, "fixture:spin", json!({}), &budget, host_context()).expect_err("spin fails");
+    assert_eq!(failure.kind, ErrorKind::FuelExhausted);
+    assert!(failure.message.contains("2000000 fuel units"), "message: {}", failure.message);
+    assert!(failure.message.contains("`step_fuel`"), "message: {}", failure.message);
+
+    let echo = run_on(&metered, "fixture:echo", json!({"ping": 3}), &budget, host_context()).expect("echo fits the budget");
+    assert_eq!(action_value(echo)["config"]["ping"], 3);
+}
+
+#[test]
+fn fuel_budget_needs_metering_engine() {
+    let budget = StepLimits {
+        fuel: Some(1_000),
+        ..limits()
+    };
+    let failure = run("fixture:echo", json!({}), &budget).expect_err("the shared engine counts no fuel");
+    assert_eq!(failure.kind, ErrorKind::InvalidConfig);
+    assert!(failure.message.contains("`step_fuel`"), "message: {}", failure.message);
+}
+
+#[test]
+fn fuel_setting_changes_cache_folder() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let bytes = std::fs::read(common::guest_path("fixture:echo")).expect("fixture readable");
+    for fuel in [false, true] {
+        let engine = sluice::engine::Engine::new(sluice::engine::EngineSettings {
+            cache_dir: Some(dir.path().to_path_buf()),
+            max_instances: 2,
+            fuel,
+            ..Default::default()
+        })
+        .expect("engine starts");
+        engine.load("fixture:echo", &bytes).expect("echo compiles");
+    }
+    let folders: Vec<_> = std::fs::read_dir(dir.path()).expect("readable").flatten().collect();
+    assert_eq!(folders.len(), 2, "fuel metering changes the compiled code, so it needs a cache folder of its own");
+}
+
+#[test]
+fn huge_output_hits_output_limit() {
+    let failure = run("fixture:huge-output", json!({"bytes": 2 << 20}), &StepLimits::default())
+        .expect_err("2 MiB is over the 1 MiB default");
+    assert_eq!(failure.kind, ErrorKind::OutputLimit);
+    assert!(failure.message.contains("limit of 1048576 bytes"), "message: {}", failure.message);
+    assert!(failure.message.contains("`max_step_output_bytes`"), "message: {}", failure.message);
+    assert_host_still_works();
+}
+
+#[test]
+fn host_call_flood_hits_call_limit() {
+    let few_calls = StepLimits {
+        host_calls: 100,
+        ..limits()
+    };
+    for mode in ["load", "log"] {
+        let failure = run("fixture:host-flood", json!({"mode": mode, "calls": 5_000}), &few_calls)
+            .expect_err("5,000 calls are over 100");
+        assert_eq!(failure.kind, ErrorKind::HostCallLimit, "mode {mode}");
+        assert!(failure.message.contains("more than 100 host calls"), "message: {}", failure.message);
+        assert!(failure.message.contains("`max_step_host_calls`"), "message: {}", failure.message);
+    }
+    let output = run("fixture:host-flood", json!({"mode": "load", "calls": 100}), &few_calls).expect("100 calls fit");
+    assert_eq!(action_value(output), json!({"calls": 100, "failed": 100}), "the users do not exist");
+    assert_host_still_works();
+}
+
+#[test]
+fn oversized_host_call_data_rejected() {
+    let small_calls = StepLimits {
+        host_call_bytes: 1024,
+        ..limits()
+    };
+    for (mode, call) in [("log-line", "log.log"), ("audit", "audit.emit"), ("create-user", "users.create")] {
+        let store = Arc::new(MemoryStore::new());
+        let host = HostContext {
+            store: Arc::clone(&store) as _,
+            ..host_context()
+        };
+        let failure = run_on(&common::engine(), "fixture:host-flood", json!({"mode": mode, "bytes": 4096}), &small_calls, host)
+            .expect_err("4 KiB is over 1 KiB");
+        assert_eq!(failure.kind, ErrorKind::HostDataLimit, "mode {mode}");
+        assert!(failure.message.contains(&format!("to `{call}`")), "message: {}", failure.message);
+        assert!(failure.message.contains("limit of 1024 bytes"), "message: {}", failure.message);
+        assert!(failure.message.contains("`max_step_host_call_bytes`"), "message: {}", failure.message);
+        assert!(store.audit_events("test").expect("audit readable").is_empty(), "mode {mode} wrote nothing");
+    }
+    let output = run("fixture:host-flood", json!({"mode": "audit", "bytes": 100}), &small_calls).expect("100 bytes fit");
+    assert_eq!(action_value(output), json!({"calls": 1, "failed": 0}));
+}
+
+#[test]
+fn ambient_probe_finds_nothing() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    listener.set_nonblocking(true).expect("non-blocking listener");
+    let address = listener.local_addr().expect("local address");
+    let store = Arc::new(MemoryStore::new());
+    let other = sluice::model::User {
+        user_id: "U-other".to_owned(),
+        login_ids: vec!["ada@other.example".to_owned()],
+        ..Default::default()
+    };
+    store.seed("other-project", vec![other], Vec::new()).expect("seed the other project");
+    let host = HostContext {
+        store: Arc::clone(&store) as _,
+        ..host_context()
+    };
+
+    let output = run_on(
+        &common::engine(),
+        "fixture:ambient-probe",
+        json!({"socket": address.to_string(), "loginId": "ada@other.example"}),
+        &limits(),
+        host,
+    )
+    .expect("the probe reports instead of failing");
+    let report = action_value(output);
+
+    assert_eq!(report["env"], json!([]), "report: {report}");
+    assert_eq!(report["args"], json!([]), "report: {report}");
+    // wasi-libc names the current folder "/" when nothing is preopened; it
+    // is a name only, as the listing of "." below shows.
+    assert!(report["cwd"]["error"].is_string() || report["cwd"]["ok"] == "/", "report: {report}");
+    for probe in ["passwd", "currentDir", "rootDir", "socket"] {
+        assert!(report[probe]["ok"].is_null(), "{probe} must fail: {report}");
+        assert!(report[probe]["error"].is_string(), "{probe} must report an error: {report}");
+    }
+    assert_eq!(report["user"]["error"], "not-found", "report: {report}");
+    match listener.accept() {
+        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the probe must not reach the listener: {other:?}"),
+    }
+}
+
+#[test]
+fn instance_cap_is_resource_limit() {
+    let capped = engine_with(sluice::engine::EngineSettings {
+        max_instances: 2,
+        step_resources: sluice::engine::StepResources {
+            instances: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    let failure = run_on(&capped, "fixture:echo", json!({}), &limits(), host_context()).expect_err("echo needs several instances");
+    assert_eq!(failure.kind, ErrorKind::ResourceLimit);
+    assert!(failure.message.contains("resource limit exceeded"), "message: {}", failure.message);
+    assert!(failure.message.contains("`step_max_instances`"), "message: {}", failure.message);
+}
+
+#[test]
+fn table_cap_is_resource_limit() {
+    let capped = engine_with(sluice::engine::EngineSettings {
+        max_instances: 2,
+        step_resources: sluice::engine::StepResources {
+            table_elements: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    let failure = run_on(&capped, "fixture:echo", json!({}), &limits(), host_context()).expect_err("echo's table is larger");
+    assert_eq!(failure.kind, ErrorKind::ResourceLimit);
+    assert!(failure.message.contains("`step_max_table_elements`"), "message: {}", failure.message);
+}
+
+#[test]
+fn full_instance_pool_is_capacity_error() {
+    use axum::routing::get;
+
+    // The receiver holds each request until the test releases it, so the
+    // connector step keeps the pool's only instance slot.
+    let (entered_tx, entered) = std::sync::mpsc::channel::<()>();
+    let entered_tx = Arc::new(std::sync::Mutex::new(entered_tx));
+    let release = Arc::new(tokio::sync::Semaphore::new(0));
+    let handler_release = Arc::clone(&release);
+    let app = axum::Router::new().route(
+        "/hold",
+        get(move || {
+            let entered_tx = Arc::clone(&entered_tx);
+            let release = Arc::clone(&handler_release);
+            async move {
+                entered_tx.lock().expect("sender lock").send(()).expect("test waits");
+                let _permit = release.acquire().await.expect("semaphore open");
+                "released"
+            }
+        }),
+    );
+    let base = common::serve_on_loopback(app);
+
+    let engine = engine_with(sluice::engine::EngineSettings {
+        max_instances: 1,
+        egress: sluice::engine::EgressPolicy {
+            allowed_private: vec!["127.0.0.1/32".parse().expect("network")],
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    let fetch = {
+        let bytes = std::fs::read(common::guest_path("fixture:fetch-any")).expect("fixture readable");
+        Arc::new(engine.load("fixture:fetch-any", &bytes).expect("fixture loads"))
+    };
+    let holder = {
+        let (engine, fetch) = (Arc::clone(&engine), Arc::clone(&fetch));
+        let host = HostContext {
+            connector: ConnectorBinding {
+                allowed_origins: vec![base.clone()],
+                ..ConnectorBinding::default()
+            },
+            ..host_context()
+        };
+        let config = json!({"url": format!("{base}/hold")}).to_string();
+        let limits = StepLimits {
+            timeout: Duration::from_secs(60),
+            ..limits()
+        };
+        std::thread::spawn(move || engine.run_step(&fetch, config, String::new(), &limits, host))
+    };
+    entered.recv().expect("the connector reached the receiver");
+
+    let failure = run_on(&engine, "fixture:echo", json!({}), &limits(), host_context()).expect_err("the only slot is taken");
+    assert_eq!(failure.kind, ErrorKind::Capacity);
+    assert!(failure.message.contains("pool size 1"), "message: {}", failure.message);
+    assert!(failure.message.contains("`max_concurrent_runs`"), "message: {}", failure.message);
+
+    release.add_permits(1);
+    let held_output = holder.join().expect("the holding step does not panic").expect("the held step finishes");
+    let StepOutput::Connector(value) = held_output else {
+        panic!("fetch-any is a connector");
+    };
+    assert_eq!(value["body"], "released");
+    let echo = run_on(&engine, "fixture:echo", json!({"ping": 4}), &limits(), host_context()).expect("the slot is free again");
+    assert_eq!(action_value(echo)["config"]["ping"], 4);
 }

@@ -49,8 +49,8 @@ mod validate;
 
 pub use catalog::{ComponentCatalog, World, check_reference};
 pub use model::{
-    CompiledFlow, CompiledOutput, CompiledStep, ErrorHandling, OutputType, RetryPolicy, StepKind,
-    StepLimits, Trigger,
+    CompiledFlow, CompiledOutput, CompiledStep, ErrorHandling, FlowLimits, OutputType, RetryPolicy,
+    StepKind, StepLimits, Trigger,
 };
 pub use path::{ContextPath, NAMESPACES, Segment, lookup};
 pub use problem::{Problem, format_problems};

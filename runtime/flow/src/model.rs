@@ -26,6 +26,8 @@ pub struct CompiledFlow {
     pub start: usize,
     /// Steps in document order.
     pub steps: Vec<CompiledStep>,
+    /// Limits of a whole run.
+    pub limits: FlowLimits,
     /// The document as parsed, for storing and exporting.
     pub document: Value,
 }
@@ -143,13 +145,34 @@ impl ErrorHandling {
     }
 }
 
-/// Per-step resource limits; `None` keeps the host's default.
+/// Per-step resource limits; `None` keeps the host's default. The host
+/// caps each at the operator's maximum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StepLimits {
     /// Maximum wall-clock time of one run of the step, in milliseconds.
     pub timeout_ms: Option<u64>,
     /// Maximum linear memory of the component, in MiB.
     pub memory_mib: Option<u64>,
+    /// Instruction budget in fuel units; the host applies it only when its
+    /// operator turned fuel on.
+    pub fuel: Option<u64>,
+    /// Maximum size of the step's JSON output, in bytes.
+    pub output_bytes: Option<u64>,
+    /// Maximum number of host calls the step may make.
+    pub host_calls: Option<u64>,
+    /// Maximum data the step may pass in one host call, in bytes.
+    pub host_call_bytes: Option<u64>,
+}
+
+/// Limits of a whole run of the flow; `None` keeps the host's default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FlowLimits {
+    /// Maximum wall-clock time of one run, in milliseconds. The host caps
+    /// it at the operator's `run_timeout_ms`.
+    pub timeout_ms: Option<u64>,
+    /// Maximum number of steps one run may take, End included. The host
+    /// caps it at the operator's `max_steps`.
+    pub max_steps: Option<u64>,
 }
 
 /// Retry policy of a step.

@@ -22,10 +22,24 @@ pub enum ErrorKind {
     Timeout,
     /// The guest tried to grow memory past its cap.
     MemoryLimit,
-    /// The guest returned more data than allowed, or made too many host calls.
+    /// The guest returned more data than allowed.
     OutputLimit,
     /// The guest returned data that breaks the step contract.
     InvalidOutput,
+    /// The guest used up its instruction budget (fuel).
+    FuelExhausted,
+    /// The guest overflowed its Wasm stack, for example by deep recursion.
+    StackOverflow,
+    /// The guest made more host calls than allowed.
+    HostCallLimit,
+    /// The guest passed more data to one host call than allowed.
+    HostDataLimit,
+    /// The guest needed more tables, table elements or instances than allowed.
+    ResourceLimit,
+    /// Every instance slot of the host's pooling allocator was in use.
+    Capacity,
+    /// The run passed its deadline while this step ran.
+    RunTimeout,
 }
 
 impl ErrorKind {
@@ -42,6 +56,13 @@ impl ErrorKind {
             Self::MemoryLimit => "memory-limit",
             Self::OutputLimit => "output-limit",
             Self::InvalidOutput => "invalid-output",
+            Self::FuelExhausted => "fuel-exhausted",
+            Self::StackOverflow => "stack-overflow",
+            Self::HostCallLimit => "host-call-limit",
+            Self::HostDataLimit => "host-data-limit",
+            Self::ResourceLimit => "resource-limit",
+            Self::Capacity => "capacity",
+            Self::RunTimeout => "run-timeout",
         }
     }
 }

@@ -22,7 +22,7 @@ use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig, Stor
 pub use self::egress::{EgressPolicy, is_private};
 pub use self::egress_client::{EgressClient, EgressError, EgressResponse, read_ca_file};
 pub use self::error::{ErrorKind, LoadError, StepFailure};
-pub use self::limits::StepLimits;
+pub use self::limits::{StepLimits, StepResources};
 pub use self::state::StepState;
 pub use sluice_flow::World;
 
@@ -40,6 +40,9 @@ const WORLD_EXPORTS: [(&str, World); 3] = [
     ("sluice:flow/condition-step@0.1.0", World::Condition),
 ];
 
+/// wasmtime's default Wasm stack size, 512 KiB.
+pub const DEFAULT_MAX_WASM_STACK: usize = 512 << 10;
+
 /// Settings of the [`Engine`].
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
@@ -56,6 +59,17 @@ pub struct EngineSettings {
     pub epoch_tick: Duration,
     /// Rules for connectors' outbound HTTP requests.
     pub egress: EgressPolicy,
+    /// Whether steps count fuel, so that [`StepLimits::fuel`] can bound
+    /// the instructions a step runs. Off by default: metering adds a check
+    /// to every loop and call of every step, also of steps without a budget.
+    pub fuel: bool,
+    /// Native stack that Wasm frames may use, in bytes, for every step.
+    /// wasmtime sets it per engine, so no step can have its own. It must stay
+    /// well below the stack of the threads that run steps (2 MiB for Rust's
+    /// and tokio's threads), because host calls run on the rest.
+    pub max_wasm_stack: usize,
+    /// Tables, table elements and instances each step may create.
+    pub step_resources: StepResources,
 }
 
 impl Default for EngineSettings {
@@ -66,6 +80,9 @@ impl Default for EngineSettings {
             max_memory_bytes: 256 << 20,
             epoch_tick: Duration::from_millis(1),
             egress: EgressPolicy::default(),
+            fuel: false,
+            max_wasm_stack: DEFAULT_MAX_WASM_STACK,
+            step_resources: StepResources::default(),
         }
     }
 }
@@ -143,6 +160,10 @@ pub struct Engine {
     cache: Option<ComponentCache>,
     epoch_tick: Duration,
     max_memory_bytes: usize,
+    max_instances: u32,
+    fuel: bool,
+    max_wasm_stack: usize,
+    step_resources: StepResources,
     egress: Arc<EgressPolicy>,
     ticker_stop: Arc<AtomicBool>,
 }
@@ -171,6 +192,9 @@ impl Engine {
             .total_memories(instances.saturating_mul(2))
             .total_tables(instances.saturating_mul(4))
             .max_memory_size(settings.max_memory_bytes)
+            // The step limiter enforces the per-step cap; the pool only has
+            // to leave room for it.
+            .table_elements(settings.step_resources.table_elements.max(DEFAULT_POOL_TABLE_ELEMENTS))
             // Keeping a little memory resident and zeroing it by hand beats
             // returning it to the kernel for small guests. Keeping more than a
             // guest uses makes teardown slower.
@@ -184,6 +208,8 @@ impl Engine {
         config
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
             .epoch_interruption(true)
+            .consume_fuel(settings.fuel)
+            .max_wasm_stack(settings.max_wasm_stack)
             .memory_init_cow(true)
             .concurrency_support(false)
             .wasm_component_model(true);
@@ -224,6 +250,10 @@ impl Engine {
             cache,
             epoch_tick: settings.epoch_tick,
             max_memory_bytes: settings.max_memory_bytes,
+            max_instances: instances,
+            fuel: settings.fuel,
+            max_wasm_stack: settings.max_wasm_stack,
+            step_resources: settings.step_resources,
             egress: Arc::new(settings.egress.clone()),
             ticker_stop,
         })
@@ -330,18 +360,34 @@ impl Engine {
         limits: &StepLimits,
         host: HostContext,
     ) -> Result<StepOutput, StepFailure> {
-        let memory_bytes = limits.memory_bytes.min(self.max_memory_bytes);
+        let limits = &StepLimits {
+            memory_bytes: limits.memory_bytes.min(self.max_memory_bytes),
+            ..*limits
+        };
+        if let Some(fuel) = limits.fuel
+            && !self.fuel
+        {
+            return Err(StepFailure::new(
+                ErrorKind::InvalidConfig,
+                format!(
+                    "the step has an instruction budget of {fuel} fuel units, but this host counts no \
+                     fuel; set the server setting `step_fuel` to turn fuel on"
+                ),
+            ));
+        }
         let mut store = Store::new(
             &self.inner,
-            StepState::new(
-                host,
-                memory_bytes,
-                limits.host_calls,
-                Arc::clone(&self.egress),
-            ),
+            StepState::new(host, limits, self.step_resources, Arc::clone(&self.egress)),
         );
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(self.deadline_ticks(limits.timeout));
+        if self.fuel {
+            // Without a budget the step runs on the largest one, so only the
+            // deadline bounds it.
+            store
+                .set_fuel(limits.fuel.unwrap_or(u64::MAX))
+                .map_err(|err| StepFailure::new(ErrorKind::Internal, format!("cannot set the step's fuel: {err}")))?;
+        }
 
         let result = match &component.pre {
             WorldPre::Action(pre) => pre
@@ -371,19 +417,15 @@ impl Engine {
         };
 
         match result {
-            Ok(Ok(output)) => convert_output(output, limits),
-            Ok(Err(guest_error)) => Err(self.guest_failure(guest_error, store.data(), limits)),
+            // A host-call limit fails the step even when the guest ignored
+            // the error its call returned.
+            Ok(Ok(output)) => match &store.data().host.violation {
+                Some(violation) => Err(violation.clone()),
+                None => convert_output(output, limits),
+            },
+            Ok(Err(guest_error)) => Err(guest_failure(guest_error, store.data(), limits.memory_bytes)),
             Err(trap) => Err(self.trap_failure(&trap, store.data(), limits)),
         }
-    }
-
-    fn guest_failure(
-        &self,
-        error: StepError,
-        state: &StepState,
-        limits: &StepLimits,
-    ) -> StepFailure {
-        guest_failure(error, state, limits.memory_bytes.min(self.max_memory_bytes))
     }
 
     fn deadline_ticks(&self, timeout: Duration) -> u64 {
@@ -406,20 +448,15 @@ impl Engine {
                 ErrorKind::MemoryLimit,
                 format!(
                     "the component tried to grow its memory past the limit of {} MiB",
-                    limits.memory_bytes.min(self.max_memory_bytes) >> 20
+                    limits.memory_bytes >> 20
                 ),
             );
         }
-        if let Some(trap) = err.downcast_ref::<wasmtime::Trap>()
-            && *trap == wasmtime::Trap::Interrupt
-        {
-            return StepFailure::new(
-                ErrorKind::Timeout,
-                format!(
-                    "the step ran past its deadline of {} ms",
-                    limits.timeout.as_millis()
-                ),
-            );
+        if let Some(violation) = &state.host.violation {
+            return violation.clone();
+        }
+        if let Some(failure) = self.limit_trap_failure(err, state, limits) {
+            return failure;
         }
         tracing::debug!(error = format!("{err:?}"), "Component trapped");
         let stderr = state.stderr_text();
@@ -435,6 +472,74 @@ impl Engine {
             format!("the component trapped: {detail}; its stderr: {stderr}")
         };
         StepFailure::new(ErrorKind::Trap, message)
+    }
+
+    /// Returns the failure for a trap or instantiation error that a limit
+    /// caused, or `None` for a fault of the guest's own.
+    fn limit_trap_failure(
+        &self,
+        err: &wasmtime::Error,
+        state: &StepState,
+        limits: &StepLimits,
+    ) -> Option<StepFailure> {
+        let resource_caps = || {
+            let caps = self.step_resources;
+            format!(
+                "a step may create {} instances and {} tables of {} elements each, set by the \
+                 server settings `step_max_instances`, `step_max_tables` and `step_max_table_elements`",
+                caps.instances, caps.tables, caps.table_elements
+            )
+        };
+        if state.limiter.table_exceeded {
+            return Some(StepFailure::new(
+                ErrorKind::ResourceLimit,
+                format!("the component tried to grow a table past its limit: {}", resource_caps()),
+            ));
+        }
+        if let Some(full) = err.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
+            return Some(StepFailure::new(
+                ErrorKind::Capacity,
+                format!(
+                    "the host has no free instance slot ({full}); the server setting \
+                     `max_concurrent_runs` sizes the instance pool (pool size {}); retry the step later",
+                    self.max_instances
+                ),
+            ));
+        }
+        // NOTE: wasmtime 48 reports the instance, memory and table counts of
+        // a `ResourceLimiter` only in this message text; a test pins it.
+        let root = err.root_cause().to_string();
+        if root.starts_with("resource limit exceeded") {
+            return Some(StepFailure::new(ErrorKind::ResourceLimit, format!("{root}: {}", resource_caps())));
+        }
+        let trap = err.downcast_ref::<wasmtime::Trap>()?;
+        match trap {
+            wasmtime::Trap::Interrupt => Some(StepFailure::new(
+                ErrorKind::Timeout,
+                format!(
+                    "the step ran past its deadline of {} ms",
+                    limits.timeout.as_millis()
+                ),
+            )),
+            wasmtime::Trap::OutOfFuel => Some(StepFailure::new(
+                ErrorKind::FuelExhausted,
+                format!(
+                    "the step used up its instruction budget of {} fuel units; a step may set \
+                     `limits.fuel`, or a component `fuel` in its manifest, up to the server setting \
+                     `step_fuel`",
+                    limits.fuel.unwrap_or(u64::MAX)
+                ),
+            )),
+            wasmtime::Trap::StackOverflow => Some(StepFailure::new(
+                ErrorKind::StackOverflow,
+                format!(
+                    "the component overflowed its Wasm stack of {} KiB, for example by recursing too \
+                     deep; the server setting `wasm_stack_kib` sets the size for every step",
+                    self.max_wasm_stack >> 10
+                ),
+            )),
+            _ => None,
+        }
     }
 }
 
@@ -455,7 +560,9 @@ fn convert_output(output: GuestOutput, limits: &StepLimits) -> Result<StepOutput
             Err(StepFailure::new(
                 ErrorKind::OutputLimit,
                 format!(
-                    "the step returned {} bytes of output, more than its limit of {} bytes",
+                    "the step returned {} bytes of output, more than its limit of {} bytes; a step may \
+                     raise it with `limits.outputBytes`, or a component with `output_bytes` in its \
+                     manifest, up to the server setting `max_step_output_bytes`",
                     json.len(),
                     limits.output_bytes
                 ),
@@ -519,11 +626,8 @@ fn guest_failure(error: StepError, state: &StepState, memory_limit_bytes: usize)
             ),
         );
     }
-    if state.host.call_limit_hit {
-        return StepFailure::new(
-            ErrorKind::OutputLimit,
-            "the step made more host calls than its limit allows",
-        );
+    if let Some(violation) = &state.host.violation {
+        return violation.clone();
     }
     if let Some(denial) = state.egress_denial() {
         return StepFailure::new(ErrorKind::Denied, denial);
@@ -536,6 +640,9 @@ fn guest_failure(error: StepError, state: &StepState, memory_limit_bytes: usize)
         StepError::Internal(m) => StepFailure::new(ErrorKind::Internal, m),
     }
 }
+
+/// Elements per table that the pooling allocator reserves by default.
+const DEFAULT_POOL_TABLE_ELEMENTS: usize = 20_000;
 
 /// Maximum length of the compiler message kept in a [`LoadError`], in characters.
 const MAX_LOAD_REASON_CHARS: usize = 300;

@@ -8,7 +8,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use std::sync::Arc;
 
 use super::egress::{EgressHooks, EgressPolicy};
-use super::limits::StepLimiter;
+use super::limits::{StepLimiter, StepLimits, StepResources};
 use crate::host::{HostContext, HostState};
 
 /// Bytes of a guest's stderr kept to explain a panic.
@@ -28,8 +28,8 @@ pub struct StepState {
 impl StepState {
     pub(crate) fn new(
         context: HostContext,
-        memory_bytes: usize,
-        host_calls: u32,
+        limits: &StepLimits,
+        resources: StepResources,
         egress: Arc<EgressPolicy>,
     ) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
@@ -54,8 +54,8 @@ impl StepState {
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
             egress,
-            limiter: StepLimiter::new(memory_bytes),
-            host: HostState::new(context, host_calls),
+            limiter: StepLimiter::new(limits.memory_bytes, resources),
+            host: HostState::new(context, limits.host_calls, limits.host_call_bytes),
             stderr,
         }
     }

@@ -1,5 +1,6 @@
 //! `sluice:flow/audit`: emit audit events on behalf of the run.
 
+use super::PayloadBytes;
 use super::convert::parse_object;
 use crate::engine::StepState;
 use crate::engine::bindings::action::sluice::flow::audit::Host;
@@ -8,7 +9,7 @@ use crate::model::{self, MAX_AUDIT_ACTION_LEN};
 
 impl Host for StepState {
     fn emit(&mut self, event: NewAuditEvent) -> Result<AuditEvent, StepError> {
-        self.host.charge()?;
+        self.host.charge("audit.emit", event.payload_bytes())?;
         let action = event.action.trim();
         if action.is_empty() || action.len() > MAX_AUDIT_ACTION_LEN {
             return Err(StepError::InvalidConfig(format!(

@@ -5,12 +5,12 @@ use crate::engine::bindings::connector::sluice::flow::connector_config::Host;
 
 impl Host for StepState {
     fn get(&mut self, key: String) -> Option<String> {
-        self.host.charge().ok()?;
+        self.host.charge("connector-config.get", key.len()).ok()?;
         self.host.context.connector.config.get(&key).cloned()
     }
 
     fn secret(&mut self, name: String) -> Option<String> {
-        self.host.charge().ok()?;
+        self.host.charge("connector-config.secret", name.len()).ok()?;
         self.host.context.connector.secrets.get(&name).cloned()
     }
 }

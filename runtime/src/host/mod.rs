@@ -9,6 +9,7 @@ mod connector_config;
 mod consent;
 pub(crate) mod convert;
 mod log;
+mod payload;
 mod tenants;
 mod users;
 
@@ -16,6 +17,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::engine::bindings::types::StepError;
+use crate::engine::{ErrorKind, StepFailure};
+
+pub(crate) use self::payload::PayloadBytes;
 use crate::store::{Actor, IdentityStore};
 
 /// Scope of the host calls of one step: the ids, the store and the actor.
@@ -85,28 +89,65 @@ impl std::fmt::Debug for ConnectorBinding {
 #[derive(Debug)]
 pub(crate) struct HostState {
     pub(crate) context: HostContext,
-    pub(crate) calls_left: u32,
-    pub(crate) call_limit_hit: bool,
+    calls_left: u32,
+    call_limit: u32,
+    call_bytes_limit: usize,
+    /// The first host-call limit the step broke. It fails the step whatever
+    /// the guest returns, because a guest may ignore the error of its call.
+    pub(crate) violation: Option<StepFailure>,
 }
 
 impl HostState {
-    pub(crate) fn new(context: HostContext, call_limit: u32) -> Self {
+    pub(crate) fn new(context: HostContext, call_limit: u32, call_bytes_limit: usize) -> Self {
         Self {
             context,
             calls_left: call_limit,
-            call_limit_hit: false,
+            call_limit,
+            call_bytes_limit,
+            violation: None,
         }
     }
 
-    /// Counts one host call and fails once the step's budget is spent.
-    pub(crate) fn charge(&mut self) -> Result<(), StepError> {
+    /// Counts one call of `call` that passes `bytes` of data, and fails once
+    /// the step's call budget is spent or when `bytes` is over the per-call
+    /// limit. After the first failure every further call fails at once.
+    ///
+    /// NOTE: the guest keeps running after a violation until it returns or
+    /// reaches its deadline, because the bindings do not let a host call
+    /// trap. Making the `sluice:flow` imports trappable would stop it at once.
+    pub(crate) fn charge(&mut self, call: &str, bytes: usize) -> Result<(), StepError> {
+        if let Some(violation) = &self.violation {
+            return Err(StepError::Denied(violation.message.clone()));
+        }
         if self.calls_left == 0 {
-            self.call_limit_hit = true;
-            return Err(StepError::Denied(
-                "the step made more host calls than its limit allows".to_owned(),
-            ));
+            return Err(self.violate(StepFailure::new(
+                ErrorKind::HostCallLimit,
+                format!(
+                    "the step made more than {} host calls; a step may raise its limit with \
+                     `limits.hostCalls`, or a component with `host_calls` in its manifest, up to the \
+                     server setting `max_step_host_calls`",
+                    self.call_limit
+                ),
+            )));
+        }
+        if bytes > self.call_bytes_limit {
+            return Err(self.violate(StepFailure::new(
+                ErrorKind::HostDataLimit,
+                format!(
+                    "the step passed {bytes} bytes to `{call}`, more than the limit of {} bytes per \
+                     host call; a step may raise it with `limits.hostCallBytes`, or a component with \
+                     `host_call_bytes` in its manifest, up to the server setting `max_step_host_call_bytes`",
+                    self.call_bytes_limit
+                ),
+            )));
         }
         self.calls_left -= 1;
         Ok(())
+    }
+
+    fn violate(&mut self, failure: StepFailure) -> StepError {
+        let error = StepError::Denied(failure.message.clone());
+        self.violation = Some(failure);
+        error
     }
 }

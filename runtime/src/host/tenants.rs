@@ -1,5 +1,6 @@
 //! `sluice:flow/tenants`: read and change tenants of the run's project.
 
+use super::PayloadBytes;
 use super::convert::tenant_from_wit;
 use crate::engine::StepState;
 use crate::engine::bindings::action::sluice::flow::tenants::Host;
@@ -7,20 +8,20 @@ use crate::engine::bindings::types::{StepError, Tenant};
 
 impl Host for StepState {
     fn load(&mut self, tenant_id: String) -> Result<Tenant, StepError> {
-        self.host.charge()?;
+        self.host.charge("tenants.load", tenant_id.len())?;
         let ctx = &self.host.context;
         Ok(ctx.store.load_tenant(&ctx.project, &tenant_id)?.into())
     }
 
     fn create(&mut self, tenant: Tenant) -> Result<Tenant, StepError> {
-        self.host.charge()?;
+        self.host.charge("tenants.create", tenant.payload_bytes())?;
         let tenant = tenant_from_wit(tenant)?;
         let ctx = &self.host.context;
         Ok(ctx.store.create_tenant(&ctx.project, tenant, &ctx.actor)?.into())
     }
 
     fn update(&mut self, tenant: Tenant) -> Result<Tenant, StepError> {
-        self.host.charge()?;
+        self.host.charge("tenants.update", tenant.payload_bytes())?;
         let new = tenant_from_wit(tenant)?;
         let ctx = &self.host.context;
         let updated = ctx.store.modify_tenant(&ctx.project, &new.id, &ctx.actor, &mut |stored| {
@@ -35,7 +36,7 @@ impl Host for StepState {
     }
 
     fn delete(&mut self, tenant_id: String) -> Result<(), StepError> {
-        self.host.charge()?;
+        self.host.charge("tenants.delete", tenant_id.len())?;
         let ctx = &self.host.context;
         Ok(ctx.store.delete_tenant(&ctx.project, &tenant_id, &ctx.actor)?)
     }

@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use super::PayloadBytes;
 use super::convert::{new_user_from_wit, parse_object, user_query_from_wit};
 use crate::engine::StepState;
 use crate::engine::bindings::action::sluice::flow::users::Host;
@@ -15,11 +16,13 @@ impl StepState {
     /// Applies `change` to a user and returns the stored result.
     fn change_user(
         &mut self,
+        call: &str,
+        bytes: usize,
         user_id: &str,
         audit_action: &str,
         mut change: impl FnMut(&mut model::User) -> Result<(), StoreError>,
     ) -> Result<User, StepError> {
-        self.host.charge()?;
+        self.host.charge(call, bytes.saturating_add(user_id.len()))?;
         let ctx = &self.host.context;
         let user = ctx
             .store
@@ -60,27 +63,28 @@ fn role_list<'a>(
 
 impl Host for StepState {
     fn load_by_login_id(&mut self, login_id: String) -> Result<User, StepError> {
-        self.host.charge()?;
+        self.host.charge("users.load-by-login-id", login_id.len())?;
         let ctx = &self.host.context;
         Ok(ctx.store.load_user_by_login_id(&ctx.project, &login_id)?.into())
     }
 
     fn load(&mut self, user_id: String) -> Result<User, StepError> {
-        self.host.charge()?;
+        self.host.charge("users.load", user_id.len())?;
         let ctx = &self.host.context;
         Ok(ctx.store.load_user(&ctx.project, &user_id)?.into())
     }
 
     fn create(&mut self, user: NewUser) -> Result<User, StepError> {
-        self.host.charge()?;
+        self.host.charge("users.create", user.payload_bytes())?;
         let new = new_user_from_wit(user)?;
         let ctx = &self.host.context;
         Ok(ctx.store.create_user(&ctx.project, new, &ctx.actor)?.into())
     }
 
     fn update(&mut self, user_id: String, user: NewUser) -> Result<User, StepError> {
+        let bytes = user.payload_bytes();
         let new = new_user_from_wit(user)?;
-        self.change_user(&user_id, USER_MODIFIED, |stored| {
+        self.change_user("users.update", bytes, &user_id, USER_MODIFIED, |stored| {
             stored.login_ids = new.login_ids();
             stored.email.clone_from(&new.email);
             stored.phone.clone_from(&new.phone);
@@ -98,11 +102,12 @@ impl Host for StepState {
     }
 
     fn patch(&mut self, user_id: String, patch: UserPatch) -> Result<User, StepError> {
+        let bytes = patch.payload_bytes();
         let attributes = match &patch.custom_attributes {
             Some(json) => Some(parse_object(json, "customAttributes")?),
             None => None,
         };
-        self.change_user(&user_id, USER_MODIFIED, |stored| {
+        self.change_user("users.patch", bytes, &user_id, USER_MODIFIED, |stored| {
             if let Some(email) = &patch.email {
                 stored.email = Some(email.clone());
             }
@@ -138,20 +143,21 @@ impl Host for StepState {
     }
 
     fn delete(&mut self, user_id: String) -> Result<(), StepError> {
-        self.host.charge()?;
+        self.host.charge("users.delete", user_id.len())?;
         let ctx = &self.host.context;
         Ok(ctx.store.delete_user(&ctx.project, &user_id, &ctx.actor)?)
     }
 
     fn set_status(&mut self, user_id: String, status: UserStatus) -> Result<User, StepError> {
         let status = model::UserStatus::from(status);
-        self.change_user(&user_id, "UserStatusChanged", |stored| {
+        self.change_user("users.set-status", 0, &user_id, "UserStatusChanged", |stored| {
             stored.status = status;
             Ok(())
         })
     }
 
     fn set_custom_attribute(&mut self, user_id: String, key: String, value: String) -> Result<User, StepError> {
+        let bytes = key.len().saturating_add(value.len());
         if key.trim().is_empty() {
             return Err(StepError::InvalidConfig(
                 "custom attribute key must not be empty".to_owned(),
@@ -162,7 +168,7 @@ impl Host for StepState {
                 "value of custom attribute `{key}` is not valid JSON: {err}"
             ))
         })?;
-        self.change_user(&user_id, USER_MODIFIED, |stored| {
+        self.change_user("users.set-custom-attribute", bytes, &user_id, USER_MODIFIED, |stored| {
             if value.is_null() {
                 stored.custom_attributes.remove(&key);
             } else {
@@ -173,7 +179,8 @@ impl Host for StepState {
     }
 
     fn set_roles(&mut self, user_id: String, tenant_id: Option<String>, role_names: Vec<String>) -> Result<User, StepError> {
-        self.change_user(&user_id, USER_MODIFIED, |stored| {
+        let bytes = tenant_id.payload_bytes().saturating_add(role_names.payload_bytes());
+        self.change_user("users.set-roles", bytes, &user_id, USER_MODIFIED, |stored| {
             let roles = role_list(stored, tenant_id.as_deref())?;
             roles.clear();
             add_unique(roles, &role_names);
@@ -182,21 +189,24 @@ impl Host for StepState {
     }
 
     fn add_roles(&mut self, user_id: String, tenant_id: Option<String>, role_names: Vec<String>) -> Result<User, StepError> {
-        self.change_user(&user_id, USER_MODIFIED, |stored| {
+        let bytes = tenant_id.payload_bytes().saturating_add(role_names.payload_bytes());
+        self.change_user("users.add-roles", bytes, &user_id, USER_MODIFIED, |stored| {
             add_unique(role_list(stored, tenant_id.as_deref())?, &role_names);
             Ok(())
         })
     }
 
     fn remove_roles(&mut self, user_id: String, tenant_id: Option<String>, role_names: Vec<String>) -> Result<User, StepError> {
-        self.change_user(&user_id, USER_MODIFIED, |stored| {
+        let bytes = tenant_id.payload_bytes().saturating_add(role_names.payload_bytes());
+        self.change_user("users.remove-roles", bytes, &user_id, USER_MODIFIED, |stored| {
             role_list(stored, tenant_id.as_deref())?.retain(|r| !role_names.contains(r));
             Ok(())
         })
     }
 
     fn add_tenant(&mut self, user_id: String, tenant_id: String, role_names: Vec<String>) -> Result<User, StepError> {
-        self.change_user(&user_id, USER_MODIFIED, |stored| {
+        let bytes = tenant_id.len().saturating_add(role_names.payload_bytes());
+        self.change_user("users.add-tenant", bytes, &user_id, USER_MODIFIED, |stored| {
             match stored.user_tenants.iter_mut().find(|t| t.tenant_id == tenant_id) {
                 Some(membership) => add_unique(&mut membership.role_names, &role_names),
                 None => {
@@ -214,14 +224,14 @@ impl Host for StepState {
     }
 
     fn remove_tenant(&mut self, user_id: String, tenant_id: String) -> Result<User, StepError> {
-        self.change_user(&user_id, USER_MODIFIED, |stored| {
+        self.change_user("users.remove-tenant", tenant_id.len(), &user_id, USER_MODIFIED, |stored| {
             stored.user_tenants.retain(|t| t.tenant_id != tenant_id);
             Ok(())
         })
     }
 
     fn search(&mut self, query: UserQuery) -> Result<UserPage, StepError> {
-        self.host.charge()?;
+        self.host.charge("users.search", query.payload_bytes())?;
         let query = user_query_from_wit(query);
         let ctx = &self.host.context;
         let (users, total) = ctx.store.search_users(&ctx.project, &query)?;

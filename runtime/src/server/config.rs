@@ -35,8 +35,40 @@ pub struct ServerConfig {
     pub max_steps: u32,
     /// Default wall-clock limit of one step, in milliseconds.
     pub step_timeout_ms: u64,
+    /// Highest wall-clock limit a flow step or manifest may set, in milliseconds.
+    pub max_step_timeout_ms: u64,
     /// Default linear-memory limit of one step, in MiB.
     pub step_memory_mib: u64,
+    /// Highest linear-memory limit a flow step or manifest may set, in MiB;
+    /// also the size of each memory slot of the instance pool.
+    pub max_step_memory_mib: u64,
+    /// Default limit of a step's JSON output, in bytes.
+    pub step_output_bytes: u64,
+    /// Highest output limit a flow step or manifest may set, in bytes.
+    pub max_step_output_bytes: u64,
+    /// Default number of host calls one step may make.
+    pub step_host_calls: u64,
+    /// Highest host-call count a flow step or manifest may set.
+    pub max_step_host_calls: u64,
+    /// Default limit of the data a step passes in one host call, in bytes.
+    pub step_host_call_bytes: u64,
+    /// Highest per-call data limit a flow step or manifest may set, in bytes.
+    pub max_step_host_call_bytes: u64,
+    /// Instruction budget of one step in fuel units, and the highest a flow
+    /// step or manifest may set; 0 turns fuel off, which makes steps faster.
+    pub step_fuel: u64,
+    /// Wall-clock limit of one run, retries included, in milliseconds, and
+    /// the highest a flow's `limits.timeoutMs` may set.
+    pub run_timeout_ms: u64,
+    /// Native stack that Wasm code of a step may use, in KiB, from 16 to
+    /// 1024; the same for every step.
+    pub wasm_stack_kib: u64,
+    /// Core instances (and linear memories) one step may create.
+    pub step_max_instances: u64,
+    /// Tables one step may create.
+    pub step_max_tables: u64,
+    /// Elements each table of a step may have.
+    pub step_max_table_elements: u64,
     /// Workers executing runs started by audit events at once.
     pub trigger_workers: usize,
     /// Attempts of a run started by an audit event before it is kept as dead.
@@ -87,7 +119,21 @@ impl Default for ServerConfig {
             registrations_per_minute: 20,
             max_steps: 1_000,
             step_timeout_ms: 1_000,
+            max_step_timeout_ms: 30_000,
             step_memory_mib: 64,
+            max_step_memory_mib: 256,
+            step_output_bytes: 1 << 20,
+            max_step_output_bytes: 16 << 20,
+            step_host_calls: 1_000,
+            max_step_host_calls: 100_000,
+            step_host_call_bytes: 1 << 20,
+            max_step_host_call_bytes: 16 << 20,
+            step_fuel: 0,
+            run_timeout_ms: 60_000,
+            wasm_stack_kib: 512,
+            step_max_instances: 50,
+            step_max_tables: 20,
+            step_max_table_elements: 20_000,
             trigger_workers: 4,
             trigger_max_attempts: 5,
             trigger_backoff_ms: 1_000,
@@ -176,7 +222,7 @@ impl ServerConfig {
 }
 
 /// Setting names read from `SLUICE_<NAME>` environment variables.
-const ENV_KEYS: [&str; 25] = [
+const ENV_KEYS: [&str; 39] = [
     "registrations_per_minute",
     "listen",
     "public_url",
@@ -187,7 +233,21 @@ const ENV_KEYS: [&str; 25] = [
     "max_concurrent_runs",
     "max_steps",
     "step_timeout_ms",
+    "max_step_timeout_ms",
     "step_memory_mib",
+    "max_step_memory_mib",
+    "step_output_bytes",
+    "max_step_output_bytes",
+    "step_host_calls",
+    "max_step_host_calls",
+    "step_host_call_bytes",
+    "max_step_host_call_bytes",
+    "step_fuel",
+    "run_timeout_ms",
+    "wasm_stack_kib",
+    "step_max_instances",
+    "step_max_tables",
+    "step_max_table_elements",
     "trigger_workers",
     "trigger_max_attempts",
     "trigger_backoff_ms",
@@ -239,15 +299,71 @@ impl ServerConfig {
         figment = figment
             .merge(Env::prefixed("SLUICE_").only(&ENV_KEYS))
             .merge(Serialized::defaults(flags));
-        figment.extract().map_err(|err| {
+        let config: Self = figment.extract().map_err(|err| {
             let mut message = format!("invalid setting: {err}");
             if let Some(key) = err.path.first() {
                 message.push_str(&format!(" (setting `{key}`: {})", expected_form(key)));
             }
             message
-        })
+        })?;
+        config.check_limits()?;
+        Ok(config)
+    }
+
+    /// Checks the step and run limits against each other and their bounds.
+    ///
+    /// # Errors
+    ///
+    /// Names the setting that is out of range and the fix.
+    pub fn check_limits(&self) -> Result<(), String> {
+        let pairs = [
+            ("step_timeout_ms", self.step_timeout_ms, "max_step_timeout_ms", self.max_step_timeout_ms),
+            ("step_memory_mib", self.step_memory_mib, "max_step_memory_mib", self.max_step_memory_mib),
+            ("step_output_bytes", self.step_output_bytes, "max_step_output_bytes", self.max_step_output_bytes),
+            ("step_host_calls", self.step_host_calls, "max_step_host_calls", self.max_step_host_calls),
+            (
+                "step_host_call_bytes",
+                self.step_host_call_bytes,
+                "max_step_host_call_bytes",
+                self.max_step_host_call_bytes,
+            ),
+        ];
+        for (name, value, max_name, max) in pairs {
+            if value == 0 {
+                return Err(format!("invalid setting `{name}`: it must be positive"));
+            }
+            if value > max {
+                return Err(format!(
+                    "invalid setting `{name}`: {value} is above `{max_name}` ({max}); lower it or raise `{max_name}`"
+                ));
+            }
+        }
+        let positive = [
+            ("run_timeout_ms", self.run_timeout_ms),
+            ("step_max_instances", self.step_max_instances),
+            ("step_max_tables", self.step_max_tables),
+            ("step_max_table_elements", self.step_max_table_elements),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, value)| *value == 0) {
+            return Err(format!("invalid setting `{name}`: it must be positive"));
+        }
+        if !(MIN_WASM_STACK_KIB..=MAX_WASM_STACK_KIB).contains(&self.wasm_stack_kib) {
+            return Err(format!(
+                "invalid setting `wasm_stack_kib`: {} is outside {MIN_WASM_STACK_KIB} to {MAX_WASM_STACK_KIB}; \
+                 steps run on threads with 2 MiB stacks, and host calls need the part Wasm code does not use",
+                self.wasm_stack_kib
+            ));
+        }
+        Ok(())
     }
 }
+
+/// Smallest `wasm_stack_kib`: less fails ordinary guests.
+const MIN_WASM_STACK_KIB: u64 = 16;
+
+/// Largest `wasm_stack_kib`: half of the 2 MiB stack of the Rust and tokio
+/// threads that run steps, so host calls keep the other half.
+const MAX_WASM_STACK_KIB: u64 = 1024;
 
 /// Returns the expected form of a setting, for error messages.
 fn expected_form(key: &str) -> &'static str {
@@ -259,13 +375,27 @@ fn expected_form(key: &str) -> &'static str {
         | "max_concurrent_runs"
         | "max_steps"
         | "step_timeout_ms"
+        | "max_step_timeout_ms"
         | "step_memory_mib"
+        | "max_step_memory_mib"
+        | "step_output_bytes"
+        | "max_step_output_bytes"
+        | "step_host_calls"
+        | "max_step_host_calls"
+        | "step_host_call_bytes"
+        | "max_step_host_call_bytes"
+        | "run_timeout_ms"
+        | "step_max_instances"
+        | "step_max_tables"
+        | "step_max_table_elements"
         | "trigger_workers"
         | "trigger_max_attempts"
         | "trigger_backoff_ms"
         | "trigger_max_depth" => "a positive whole number",
         "registrations_per_minute" => "a whole number of registrations per minute, or 0 for no limit",
         "audit_retention_days" => "a whole number of days, or 0 to keep audit events forever",
+        "step_fuel" => "a whole number of fuel units, or 0 to turn fuel off",
+        "wasm_stack_kib" => "a whole number of KiB from 16 to 1024",
         "egress_timeout_ms"
         | "egress_max_response_bytes"
         | "cimd_max_document_bytes"
@@ -321,6 +451,43 @@ mod tests {
                 ServerConfig::load(None, &FlagOverrides::default()).expect_err("invalid number");
             assert!(err.contains("max_steps"), "message: {err}");
             assert!(err.contains("positive whole number"), "message: {err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn default_above_maximum_is_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SLUICE_STEP_HOST_CALLS", "500");
+            jail.set_env("SLUICE_MAX_STEP_HOST_CALLS", "100");
+            let err = ServerConfig::load(None, &FlagOverrides::default()).expect_err("default above maximum");
+            assert!(err.contains("`step_host_calls`"), "message: {err}");
+            assert!(err.contains("`max_step_host_calls` (100)"), "message: {err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn wasm_stack_out_of_range_rejected() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SLUICE_WASM_STACK_KIB", "4096");
+            let err = ServerConfig::load(None, &FlagOverrides::default()).expect_err("stack too large");
+            assert!(err.contains("`wasm_stack_kib`"), "message: {err}");
+            assert!(err.contains("16 to 1024"), "message: {err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn limit_settings_read_from_env() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SLUICE_STEP_FUEL", "5000000");
+            jail.set_env("SLUICE_RUN_TIMEOUT_MS", "2500");
+            jail.set_env("SLUICE_STEP_MAX_TABLES", "3");
+            let config = ServerConfig::load(None, &FlagOverrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(config.step_fuel, 5_000_000);
+            assert_eq!(config.run_timeout_ms, 2_500);
+            assert_eq!(config.step_max_tables, 3);
             Ok(())
         });
     }

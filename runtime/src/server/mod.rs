@@ -12,7 +12,9 @@ use anyhow::Context as _;
 use self::config::ServerConfig;
 use crate::api::{ApiSettings, AppState};
 use crate::connectors::ConnectorResolver;
-use crate::engine::{EgressClient, EgressPolicy, Engine, EngineSettings, StepLimits, read_ca_file};
+use crate::engine::{
+    EgressClient, EgressPolicy, Engine, EngineSettings, StepLimits, StepResources, read_ca_file,
+};
 use crate::executor::{RunSettings, Runtime};
 use crate::oauth::cimd::{CimdResolver, CimdSettings};
 use crate::oauth::cimd_cache::CacheBounds;
@@ -76,7 +78,15 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
             max_instances: u32::try_from(config.max_concurrent_runs)
                 .unwrap_or(u32::MAX)
                 .max(16),
+            max_memory_bytes: mib_to_bytes(config.max_step_memory_mib),
             egress,
+            fuel: config.step_fuel > 0,
+            max_wasm_stack: to_usize(config.wasm_stack_kib.saturating_mul(1 << 10)),
+            step_resources: StepResources {
+                instances: to_usize(config.step_max_instances),
+                tables: to_usize(config.step_max_tables),
+                table_elements: to_usize(config.step_max_table_elements),
+            },
             ..EngineSettings::default()
         })
         .map_err(|err| anyhow::anyhow!("cannot start the component engine: {err:#}"))?,
@@ -87,17 +97,7 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         None => Vec::new(),
     };
 
-    let defaults = StepLimits {
-        timeout: Duration::from_millis(config.step_timeout_ms),
-        memory_bytes: usize::try_from(config.step_memory_mib.saturating_mul(1 << 20))
-            .unwrap_or(usize::MAX),
-        ..StepLimits::default()
-    };
-    let run_settings = RunSettings {
-        max_steps: config.max_steps,
-        default_limits: defaults,
-        ..RunSettings::default()
-    };
+    let run_settings = run_settings(&config);
     let connectors = Arc::new(ConnectorResolver::new(
         Arc::clone(&backend) as _,
         secret_key,
@@ -168,6 +168,39 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Returns the run and step limits the settings choose.
+fn run_settings(config: &ServerConfig) -> RunSettings {
+    let fuel = (config.step_fuel > 0).then_some(config.step_fuel);
+    RunSettings {
+        max_steps: config.max_steps,
+        run_timeout: Duration::from_millis(config.run_timeout_ms),
+        default_limits: StepLimits {
+            timeout: Duration::from_millis(config.step_timeout_ms),
+            memory_bytes: mib_to_bytes(config.step_memory_mib),
+            output_bytes: to_usize(config.step_output_bytes),
+            host_calls: u32::try_from(config.step_host_calls).unwrap_or(u32::MAX),
+            host_call_bytes: to_usize(config.step_host_call_bytes),
+            fuel,
+        },
+        max_limits: StepLimits {
+            timeout: Duration::from_millis(config.max_step_timeout_ms),
+            memory_bytes: mib_to_bytes(config.max_step_memory_mib),
+            output_bytes: to_usize(config.max_step_output_bytes),
+            host_calls: u32::try_from(config.max_step_host_calls).unwrap_or(u32::MAX),
+            host_call_bytes: to_usize(config.max_step_host_call_bytes),
+            fuel,
+        },
+    }
+}
+
+fn mib_to_bytes(mib: u64) -> usize {
+    to_usize(mib.saturating_mul(1 << 20))
+}
+
+fn to_usize(value: u64) -> usize {
+    usize::try_from(value).unwrap_or(usize::MAX)
+}
+
 fn trigger_settings(config: &ServerConfig) -> TriggerSettings {
     let defaults = TriggerSettings::default();
     TriggerSettings {
@@ -175,12 +208,8 @@ fn trigger_settings(config: &ServerConfig) -> TriggerSettings {
         max_attempts: config.trigger_max_attempts.max(1),
         backoff: Duration::from_millis(config.trigger_backoff_ms),
         max_depth: config.trigger_max_depth,
-        // A claim outlives the longest run the step limits allow.
-        lease: defaults.lease.max(Duration::from_millis(
-            config
-                .step_timeout_ms
-                .saturating_mul(u64::from(config.max_steps)),
-        )),
+        // A claim outlives the longest run: the run deadline ends every run.
+        lease: defaults.lease.max(Duration::from_millis(config.run_timeout_ms)),
         retention: (config.audit_retention_days > 0)
             .then(|| Duration::from_secs(config.audit_retention_days.saturating_mul(86_400))),
         ..defaults

@@ -12,18 +12,19 @@ use serde_json::Value;
 use self::reader::Reporter;
 use self::step::{StepDraft, read_step};
 use crate::catalog::ComponentCatalog;
-use crate::model::{CompiledFlow, CompiledStep, Trigger};
+use crate::model::{CompiledFlow, CompiledStep, FlowLimits, Trigger};
 use crate::problem::{Part, Problem, Problems};
 
 /// Top-level fields of a flow document. `$schema` is accepted for editors
 /// and ignored.
-const DOCUMENT_FIELDS: [&str; 8] = [
+const DOCUMENT_FIELDS: [&str; 9] = [
     "id",
     "name",
     "description",
     "type",
     "version",
     "trigger",
+    "limits",
     "start",
     "steps",
 ];
@@ -84,6 +85,7 @@ struct Header<'v> {
     description: Option<&'v str>,
     version: Option<u32>,
     trigger: Option<Trigger>,
+    limits: FlowLimits,
     start: Option<&'v str>,
 }
 
@@ -94,6 +96,7 @@ fn read_header<'v>(document: &'v Value, problems: &mut Problems) -> Header<'v> {
         description: None,
         version: Some(1),
         trigger: Some(Trigger::default()),
+        limits: FlowLimits::default(),
         start: None,
     };
     let mut reporter = Reporter::new(problems, Part::Document, None);
@@ -139,6 +142,9 @@ fn read_header<'v>(document: &'v Value, problems: &mut Problems) -> Header<'v> {
     }
     if let Some(value) = root.get("trigger") {
         header.trigger = read_trigger(value, &mut reporter);
+    }
+    if let Some(value) = root.get("limits") {
+        header.limits = read_flow_limits(value, &mut reporter);
     }
     header.start = match root.get("start") {
         Some(value) => reporter.non_empty_string(value, "start", "load-user"),
@@ -192,6 +198,25 @@ fn read_trigger(value: &Value, reporter: &mut Reporter<'_>) -> Option<Trigger> {
         &[],
     );
     valid.then_some(trigger)
+}
+
+fn read_flow_limits(value: &Value, reporter: &mut Reporter<'_>) -> FlowLimits {
+    let mut limits = FlowLimits::default();
+    let Some(map) = reporter.object(
+        value,
+        "limits",
+        "write the run's limits as an object, such as {\"timeoutMs\": 5000}",
+    ) else {
+        return limits;
+    };
+    if let Some(value) = map.get("timeoutMs") {
+        limits.timeout_ms = reporter.integer(value, "limits.timeoutMs", 1, u64::MAX, 5000);
+    }
+    if let Some(value) = map.get("maxSteps") {
+        limits.max_steps = reporter.integer(value, "limits.maxSteps", 1, u64::MAX, 100);
+    }
+    reporter.unknown_fields(map, "limits", &["timeoutMs", "maxSteps"], &[]);
+    limits
 }
 
 fn read_audit_events(value: &Value, reporter: &mut Reporter<'_>) -> Option<Vec<String>> {
@@ -327,6 +352,7 @@ fn assemble(
         trigger: header.trigger?,
         start: start?,
         steps: compiled,
+        limits: header.limits,
         document: document.clone(),
     })
 }

@@ -430,6 +430,16 @@ fn read_next<'v>(
     edges
 }
 
+/// Fields of a step's `limits`, with an example value for messages.
+const STEP_LIMIT_FIELDS: [(&str, u64); 6] = [
+    ("timeoutMs", 500),
+    ("memoryMib", 32),
+    ("fuel", 100_000_000),
+    ("outputBytes", 65_536),
+    ("hostCalls", 100),
+    ("hostCallBytes", 65_536),
+];
+
 fn read_limits(value: &Value, reporter: &mut Reporter<'_>) -> StepLimits {
     let mut limits = StepLimits::default();
     let Some(map) = reporter.object(
@@ -439,13 +449,30 @@ fn read_limits(value: &Value, reporter: &mut Reporter<'_>) -> StepLimits {
     ) else {
         return limits;
     };
-    if let Some(value) = map.get("timeoutMs") {
-        limits.timeout_ms = reporter.integer(value, "limits.timeoutMs", 1, u64::MAX, 500);
+    for (field, example) in STEP_LIMIT_FIELDS {
+        let Some(value) = map.get(field) else {
+            continue;
+        };
+        let number = reporter.integer(value, &format!("limits.{field}"), 1, u64::MAX, example);
+        match field {
+            "timeoutMs" => limits.timeout_ms = number,
+            "memoryMib" => limits.memory_mib = number,
+            "fuel" => limits.fuel = number,
+            "outputBytes" => limits.output_bytes = number,
+            "hostCalls" => limits.host_calls = number,
+            _ => limits.host_call_bytes = number,
+        }
     }
-    if let Some(value) = map.get("memoryMib") {
-        limits.memory_mib = reporter.integer(value, "limits.memoryMib", 1, u64::MAX, 32);
+    if map.contains_key("wasmStackKib") {
+        reporter.report(
+            "limits.wasmStackKib",
+            "the Wasm stack size cannot be set per step: wasmtime sets it for the whole engine",
+            "remove limits.wasmStackKib, and ask the operator to change the server setting \
+             `wasm_stack_kib` if every step needs a larger stack",
+        );
     }
-    reporter.unknown_fields(map, "limits", &["timeoutMs", "memoryMib"], &[]);
+    let allowed = STEP_LIMIT_FIELDS.map(|(field, _)| field);
+    reporter.unknown_fields(map, "limits", &allowed, &["wasmStackKib"]);
     limits
 }
 
