@@ -436,3 +436,66 @@ async fn unicode_audit_event_round_trips() {
     assert_eq!(event.actor_id, text);
     assert_eq!(event.data.get(text), Some(&Value::from(text)));
 }
+
+#[tokio::test]
+async fn unknown_ids_get_404_naming_them() {
+    let app = test_app();
+    let cases = [
+        (
+            "/v1/mgmt/flow/run",
+            json!({ "flowId": "no-such-flow" }),
+            "no-such-flow",
+        ),
+        (
+            "/v1/mgmt/flow/async/run",
+            json!({ "flowId": "no-such-flow" }),
+            "no-such-flow",
+        ),
+        (
+            "/v1/mgmt/flow/async/result",
+            json!({ "executionId": "no-such-run" }),
+            "no-such-run",
+        ),
+        (
+            "/v1/mgmt/flow/export",
+            json!({ "flowId": "no-such-flow" }),
+            "no-such-flow",
+        ),
+        (
+            "/v1/mgmt/user/update/status",
+            json!({ "loginId": "ghost@acme.com", "status": "disabled" }),
+            "ghost@acme.com",
+        ),
+        (
+            "/v1/mgmt/user/update/tenant/add",
+            json!({ "loginId": "ghost@acme.com", "tenantId": "t1" }),
+            "ghost@acme.com",
+        ),
+        (
+            "/v1/mgmt/tenant/update",
+            json!({ "id": "no-such-tenant", "name": "T" }),
+            "no-such-tenant",
+        ),
+    ];
+    for (path, body, id) in &cases {
+        let (status, response) = app.post(path, body).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path} {body}: {response}");
+        assert!(message(&response).contains(id), "{path} {body}: {response}");
+    }
+
+    // A custom event names a tenant as a field of the event, so an unknown
+    // one is an invalid argument rather than a missing object.
+    let body =
+        json!({ "action": "A", "type": "info", "actorId": "a", "tenantId": "no-such-tenant" });
+    let (status, response) = app.post("/v1/mgmt/audit/event", &body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{response}");
+    assert!(message(&response).contains("`tenantId`"), "{response}");
+    assert!(message(&response).contains("no-such-tenant"), "{response}");
+
+    assert_eq!(app.user_count(), 0);
+    assert_eq!(
+        app.audit_count(),
+        0,
+        "no call with an unknown id recorded an event"
+    );
+}
