@@ -13,6 +13,9 @@
 # Usage: runtime/benches/hostile/run.sh [SECONDS] [CONNECTIONS] [HOSTILE_CONNECTIONS]
 #   defaults: 20 s, 16 connections for the healthy flow, 4 for the hostile flows.
 #
+# Set SLUICE_BIN to the path of a release `sluice` binary to measure it
+# instead of the one this script builds.
+#
 # Needs `wrk`, a benchmark prerequisite and not a test prerequisite. On
 # Debian or Ubuntu: apt-get install -y wrk
 # Wall-clock numbers mean something only on an otherwise quiet machine, so
@@ -34,12 +37,15 @@ if ! command -v wrk >/dev/null; then
   exit 2
 fi
 
-cargo build --release -p sluice --quiet
+if [ -z "${SLUICE_BIN:-}" ]; then
+  cargo build --release -p sluice --quiet
+fi
+sluice="${SLUICE_BIN:-$target/release/sluice}"
 # The same profile and stack size that runtime/build.rs uses for guests.
 CARGO_ENCODED_RUSTFLAGS="-Clink-arg=-zstack-size=65536" cargo build --quiet \
   --target wasm32-wasip2 --profile wasm -p sluice-fixture-spin -p sluice-fixture-memory-hog
 
-"$target/release/sluice" serve --listen "127.0.0.1:$port" --data-dir "$data_dir" \
+"$sluice" serve --listen "127.0.0.1:$port" --data-dir "$data_dir" \
   --flows runtime/benches/load/flows >/dev/null &
 server=$!
 hostile=""
@@ -52,7 +58,7 @@ done
 for fixture in spin memory-hog; do
   manifest="$data_dir/$fixture.toml"
   printf 'id = "bench/%s"\nversion = "1.0.0"\nworld = "action"\n' "$fixture" >"$manifest"
-  "$target/release/sluice" component publish \
+  "$sluice" component publish \
     "$target/wasm32-wasip2/wasm/sluice_fixture_${fixture//-/_}.wasm" \
     --manifest "$manifest" --url "http://127.0.0.1:$port"
 done
