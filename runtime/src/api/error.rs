@@ -29,6 +29,8 @@ pub const RUN_FAILED: &str = "S042200";
 pub const NOT_FOUND: &str = "S040400";
 /// The change conflicts with existing data, such as a taken login id.
 pub const CONFLICT: &str = "S040900";
+/// The client did not send the whole request body in time.
+pub const REQUEST_TIMEOUT: &str = "S040800";
 /// The request body is larger than the configured limit.
 pub const PAYLOAD_TOO_LARGE: &str = "S041300";
 /// Too many requests or runs at once.
@@ -128,6 +130,19 @@ impl ApiError {
             PAYLOAD_TOO_LARGE,
             "Payload too large",
             format!("request body is larger than the limit of {limit} bytes"),
+        )
+    }
+
+    /// 408: the client did not send the whole body within `timeout`.
+    pub fn request_timeout(timeout: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+            "Request timeout",
+            format!(
+                "the request body did not arrive within {} ms, the setting `body_read_timeout_ms`; send the whole body at once",
+                timeout.as_millis()
+            ),
         )
     }
 

@@ -14,6 +14,7 @@ use sluice_flow::CompiledFlow;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::json::ApiJson;
+use super::slots::RunSlot;
 use super::{AppState, blocking};
 use crate::executor::{RunReport, RunRequest, RunStatus};
 use crate::store::{FlowVersion, RunRecord, now_millis};
@@ -214,19 +215,22 @@ impl AppState {
         Ok(deployed)
     }
 
-    /// Takes one of the slots that bound concurrent runs, or fails with 429.
-    fn run_slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
-        Arc::clone(&self.0.run_slots)
-            .try_acquire_owned()
-            .map_err(|_| ApiError::too_many_requests("too many runs in progress; retry after the delay", 1))
+    /// Takes a slot of the project and of the server for one run, or fails with 429.
+    fn run_slot(&self, project: &str) -> Result<RunSlot, ApiError> {
+        self.0.run_slots.try_take(project)
     }
 
     /// Runs a flow to its end and stores the run with its trace.
+    ///
+    /// The run and its slot live on the blocking thread, so a client that
+    /// disconnects does not stop the run, and the slot stays taken until the
+    /// run is stored.
     pub(super) async fn execute(&self, project: &str, deployed: Arc<DeployedFlow>, input: Map<String, Value>, run_id: String) -> Result<RunReport, ApiError> {
-        let _slot = self.run_slot()?;
+        let slot = self.run_slot(project)?;
         let state = self.clone();
         let project = project.to_owned();
         blocking(move || {
+            let _slot = slot;
             let created = now_millis();
             let report = state.runtime().run(
                 &deployed.flow,
@@ -306,7 +310,7 @@ async fn run_flow_async(State(state): State<AppState>, caller: Caller, ApiJson(b
             "flow `{flow_id}` does not allow runs through the API: set `trigger.api` to true"
         )));
     }
-    let slot = state.run_slot()?;
+    let slot = state.run_slot(&caller.project)?;
     let run_id = new_run_id();
     let queued = RunRecord {
         run_id: run_id.clone(),
@@ -321,17 +325,23 @@ async fn run_flow_async(State(state): State<AppState>, caller: Caller, ApiJson(b
         created: now_millis(),
         duration_us: 0,
     };
-    let backend = state.backend();
-    let record = queued.clone();
-    blocking(move || Ok(backend.insert_run(&record)?)).await?;
-
+    // One tracked task stores the running record, runs the flow and stores
+    // its end. A client that disconnects while the record is stored drops
+    // only the wait below, so no record stays `running` without a run.
+    let (stored_tx, stored_rx) = tokio::sync::oneshot::channel();
     let project = caller.project.clone();
     let id = run_id.clone();
     let tracker = state.background_runs().clone();
     tracker.spawn(async move {
-        let _slot = slot;
         let state_for_run = state.clone();
         let result = blocking(move || {
+            let _slot = slot;
+            let stored = state_for_run.backend().insert_run(&queued);
+            let failed = stored.is_err();
+            let _ = stored_tx.send(stored);
+            if failed {
+                return Ok(());
+            }
             let report = state_for_run.runtime().run(
                 &deployed.flow,
                 RunRequest {
@@ -351,6 +361,9 @@ async fn run_flow_async(State(state): State<AppState>, caller: Caller, ApiJson(b
             tracing::error!(error = %err.message, "Failed to finish an asynchronous run");
         }
     });
+    stored_rx
+        .await
+        .map_err(|_| ApiError::internal("the task that starts an asynchronous run ended before it stored the run"))??;
     Ok(Json(json!({ "executionId": run_id })))
 }
 

@@ -13,12 +13,14 @@ mod mcp;
 mod mcp_resolve;
 mod oauth;
 mod openapi;
+mod slots;
 mod tenants;
 mod users;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -27,11 +29,11 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
-use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
-use self::json::BodyLimit;
+use self::json::{BodyLimit, BodyReadTimeout};
+use self::slots::RunSlots;
 use crate::connectors::ConnectorResolver;
 use crate::engine::{EgressClient, EgressPolicy};
 use crate::oauth::cimd::{CimdResolver, CimdSettings};
@@ -52,6 +54,11 @@ pub struct ApiSettings {
     /// A token bucket enforces it and allows a burst of this many. More
     /// requests get 429 with `Retry-After`, and 0 turns the limit off.
     pub registrations_per_minute: u32,
+    /// Runs of one project that may execute at once; more get 429 with
+    /// `Retry-After`.
+    pub max_concurrent_runs_per_project: usize,
+    /// Time a client has to send a whole request body; slower bodies get 408.
+    pub body_read_timeout: Duration,
 }
 
 impl Default for ApiSettings {
@@ -60,6 +67,8 @@ impl Default for ApiSettings {
             max_body_bytes: 1 << 20,
             max_concurrent_runs: 64,
             registrations_per_minute: 20,
+            max_concurrent_runs_per_project: 64,
+            body_read_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -81,7 +90,8 @@ struct Shared {
     flows_generation: AtomicU64,
     /// Verified key hashes: (project, secret hash) to key id.
     keys: RwLock<HashMap<(String, String), String>>,
-    run_slots: Arc<Semaphore>,
+    /// Bounds the API runs that execute at once, overall and per project.
+    run_slots: Arc<RunSlots>,
     ready: AtomicBool,
     metrics: Metrics,
     /// Asynchronous runs still in progress, awaited on shutdown.
@@ -104,9 +114,9 @@ struct Shared {
 impl AppState {
     /// Creates the state. `runtime` must run against the same `backend`.
     pub fn new(backend: Arc<dyn Backend>, runtime: Runtime, settings: ApiSettings) -> Self {
-        let run_slots = Arc::new(Semaphore::new(settings.max_concurrent_runs.max(1)));
         let registration_limiter = std::num::NonZeroU32::new(settings.registrations_per_minute)
             .map(|rate| governor::RateLimiter::keyed(governor::Quota::per_minute(rate)));
+        let run_slots = RunSlots::new(settings.max_concurrent_runs, settings.max_concurrent_runs_per_project);
         Self(Arc::new(Shared {
             backend,
             runtime,
@@ -268,6 +278,7 @@ impl AppState {
 /// Builds the router with every route of the API.
 pub fn router(state: AppState) -> Router {
     let limit = state.0.settings.max_body_bytes;
+    let body_read_timeout = state.0.settings.body_read_timeout;
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -285,6 +296,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::routes())
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::Extension(BodyLimit(limit)))
+        .layer(axum::Extension(BodyReadTimeout(body_read_timeout)))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             observe_request,

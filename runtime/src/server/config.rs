@@ -31,6 +31,21 @@ pub struct ServerConfig {
     /// Client registrations accepted per minute from one network address
     /// before the registration endpoint returns 429; 0 turns the limit off.
     pub registrations_per_minute: u32,
+    /// Runs of one project that may execute at once before the API returns
+    /// 429 to that project.
+    pub max_concurrent_runs_per_project: usize,
+    /// Maximum number of header fields in a request; more get 431.
+    pub max_headers: usize,
+    /// Largest request head (request line and headers), in bytes; a larger
+    /// one gets 431.
+    pub max_header_bytes: usize,
+    /// Time a client has to send a request head, in milliseconds, counted
+    /// from the moment the connection is ready for one. The connection is
+    /// closed after it, so idle keep-alive connections are closed too.
+    pub header_read_timeout_ms: u64,
+    /// Time a client has to send a whole request body, in milliseconds;
+    /// slower bodies get 408.
+    pub body_read_timeout_ms: u64,
     /// Steps a run may take before it fails.
     pub max_steps: u32,
     /// Default wall-clock limit of one step, in milliseconds.
@@ -117,6 +132,11 @@ impl Default for ServerConfig {
             max_body_bytes: 1 << 20,
             max_concurrent_runs: 64,
             registrations_per_minute: 20,
+            max_concurrent_runs_per_project: 64,
+            max_headers: 100,
+            max_header_bytes: 32 * 1024,
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 30_000,
             max_steps: 1_000,
             step_timeout_ms: 1_000,
             max_step_timeout_ms: 30_000,
@@ -222,7 +242,7 @@ impl ServerConfig {
 }
 
 /// Setting names read from `SLUICE_<NAME>` environment variables.
-const ENV_KEYS: [&str; 39] = [
+const ENV_KEYS: [&str; 44] = [
     "registrations_per_minute",
     "listen",
     "public_url",
@@ -231,6 +251,11 @@ const ENV_KEYS: [&str; 39] = [
     "cache_dir",
     "max_body_bytes",
     "max_concurrent_runs",
+    "max_concurrent_runs_per_project",
+    "max_headers",
+    "max_header_bytes",
+    "header_read_timeout_ms",
+    "body_read_timeout_ms",
     "max_steps",
     "step_timeout_ms",
     "max_step_timeout_ms",
@@ -373,6 +398,11 @@ fn expected_form(key: &str) -> &'static str {
         "data_dir" | "flows" | "cache_dir" => "a folder path",
         "max_body_bytes"
         | "max_concurrent_runs"
+        | "max_concurrent_runs_per_project"
+        | "max_headers"
+        | "max_header_bytes"
+        | "header_read_timeout_ms"
+        | "body_read_timeout_ms"
         | "max_steps"
         | "step_timeout_ms"
         | "max_step_timeout_ms"

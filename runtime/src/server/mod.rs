@@ -2,6 +2,7 @@
 
 pub mod bootstrap;
 pub mod config;
+pub mod http;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -118,6 +119,8 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
             max_body_bytes: config.max_body_bytes,
             max_concurrent_runs: config.max_concurrent_runs,
             registrations_per_minute: config.registrations_per_minute,
+            max_concurrent_runs_per_project: config.max_concurrent_runs_per_project,
+            body_read_timeout: Duration::from_millis(config.body_read_timeout_ms.max(1)),
         },
     );
     for document in flow_documents {
@@ -143,17 +146,18 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     tracing::info!(listen = %address, data_dir = %config.data_dir.display(), "Sluice is serving");
     println!("Sluice is listening on http://{address}");
 
-    let app = crate::api::router(state.clone())
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let limits = http::HttpLimits {
+        max_headers: config.max_headers.max(1),
+        max_header_bytes: config.max_header_bytes.max(1),
+        header_read_timeout: Duration::from_millis(config.header_read_timeout_ms.max(1)),
+    };
     let shutdown_state = state.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            shutdown_state.set_ready(false);
-            tracing::info!("Shutting down: finishing requests in progress");
-        })
-        .await
-        .context("the HTTP server failed")?;
+    http::serve_http(listener, crate::api::router(state.clone()), limits, async move {
+        shutdown.await;
+        shutdown_state.set_ready(false);
+        tracing::info!("Shutting down: finishing requests in progress");
+    })
+    .await;
     let background = state.background_runs();
     background.close();
     if !background.is_empty() {
