@@ -10,6 +10,15 @@
 //!   the same in-memory store, with no Wasm.
 //!
 //! Run with `cargo bench -p sluice --bench flow`.
+//!
+//! To count instructions instead of time, run the bench binary under
+//! callgrind with a smaller instance pool, because valgrind cannot reserve
+//! the address space of the default one (about 4 GiB per memory slot):
+//!
+//! ```sh
+//! SLUICE_BENCH_MAX_INSTANCES=2 valgrind --tool=callgrind \
+//!     target/release/deps/flow-<hash> --bench step/echo --profile-time 5
+//! ```
 
 #![expect(missing_docs, reason = "criterion_group! generates undocumented functions")]
 
@@ -58,10 +67,18 @@ fn seeded_store() -> Arc<MemoryStore> {
 
 fn engine() -> Arc<Engine> {
     let cache = std::env::temp_dir().join("sluice-bench-cache");
+    let defaults = EngineSettings::default();
+    let max_instances = match std::env::var("SLUICE_BENCH_MAX_INSTANCES") {
+        Ok(text) => text.parse().unwrap_or_else(|_| {
+            panic!("invalid SLUICE_BENCH_MAX_INSTANCES `{text}`: expected a whole number such as 2")
+        }),
+        Err(_) => defaults.max_instances,
+    };
     Arc::new(
         Engine::new(EngineSettings {
             cache_dir: Some(cache),
-            ..EngineSettings::default()
+            max_instances,
+            ..defaults
         })
         .expect("engine"),
     )
