@@ -172,9 +172,10 @@ impl Engine {
             // Keeping a little memory resident and zeroing it by hand beats
             // returning it to the kernel for small guests. Keeping more than a
             // guest uses makes teardown slower.
-            // TODO: one action step costs 39 to 56 µs (docs/benchmarks.md)
-            // against a 10 µs target; profile instantiation and the guests'
-            // JSON handling, then remove this note.
+            // NOTE: a step that makes a host call still takes 15 to 20 µs
+            // against a 10 µs target (docs/benchmarks.md). Instantiation
+            // and teardown in wasmtime take an estimated 6 µs of it, and the
+            // guest's JSON handling most of the rest.
             .linear_memory_keep_resident(256 << 10)
             .table_keep_resident(64 << 10)
             // With the PAGEMAP_SCAN ioctl (Linux 6.7 and later), the reset
