@@ -174,7 +174,7 @@ impl Engine {
             // guest uses makes teardown slower.
             // NOTE: a step that makes a host call still takes 15 to 20 µs
             // against a 10 µs target (docs/benchmarks.md). Instantiation
-            // and teardown in wasmtime take an estimated 6 µs of it, and the
+            // and teardown in wasmtime take an estimated 5 µs of it, and the
             // guest's JSON handling most of the rest.
             .linear_memory_keep_resident(256 << 10)
             .table_keep_resident(64 << 10)
