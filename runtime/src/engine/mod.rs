@@ -170,8 +170,9 @@ impl Engine {
             .total_tables(instances.saturating_mul(4))
             .max_memory_size(settings.max_memory_bytes)
             // Keeping a little memory resident and zeroing it by hand beats
-            // returning it to the kernel for small guests. Keeping more than a
-            // guest uses makes teardown slower.
+            // returning it to the kernel for small guests. Without
+            // PAGEMAP_SCAN, keeping more than a guest uses makes teardown
+            // slower, because all of it is zeroed.
             // NOTE: a step that makes a host call still takes 15 to 20 µs
             // against a 10 µs target (docs/benchmarks.md). Instantiation
             // and teardown in wasmtime take an estimated 5 µs of it, and the
