@@ -1,5 +1,7 @@
 //! Per-step and per-flow cost of the sandbox.
 //!
+//! - `step/noop`: instantiate a guest that returns `{}` without reading its
+//!   input, and call it once: the fixed cost of a step.
 //! - `step/echo`: instantiate a guest that parses and returns its input, with
 //!   an empty config and context, and call it once (no host call).
 //! - `step/load-user`: instantiate the built-in load-user action in a fresh
@@ -12,6 +14,15 @@
 //! Run with `cargo bench -p sluice --bench flow`. With `BENCH_FUEL=1` the
 //! engine counts fuel and each `step/*` run gets a budget of 100 million
 //! units, which shows what the `step_fuel` setting costs.
+//!
+//! To count instructions instead of time, run the bench binary under
+//! callgrind with a smaller instance pool, because valgrind cannot reserve
+//! the address space of the default one (about 4 GiB per memory slot):
+//!
+//! ```sh
+//! SLUICE_BENCH_MAX_INSTANCES=2 valgrind --tool=callgrind \
+//!     target/release/deps/flow-<hash> --bench step/echo --profile-time 5
+//! ```
 
 #![expect(missing_docs, reason = "criterion_group! generates undocumented functions")]
 
@@ -66,11 +77,19 @@ fn bench_fuel() -> Option<u64> {
 
 fn engine() -> Arc<Engine> {
     let cache = std::env::temp_dir().join("sluice-bench-cache");
+    let defaults = EngineSettings::default();
+    let max_instances = match std::env::var("SLUICE_BENCH_MAX_INSTANCES") {
+        Ok(text) => text.parse().unwrap_or_else(|_| {
+            panic!("invalid SLUICE_BENCH_MAX_INSTANCES `{text}`: expected a whole number such as 2")
+        }),
+        Err(_) => defaults.max_instances,
+    };
     Arc::new(
         Engine::new(EngineSettings {
             cache_dir: Some(cache),
+            max_instances,
             fuel: bench_fuel().is_some(),
-            ..EngineSettings::default()
+            ..defaults
         })
         .expect("engine"),
     )
@@ -96,15 +115,16 @@ fn bench_step(c: &mut Criterion) {
     };
     let config = json!({ "loginId": "ada@acme.com" }).to_string();
     let context = json!({ "client": { "email": "ada@acme.com" } }).to_string();
-    let echo_bytes = std::fs::read(
-        sluice::registry::GUEST_FILES
-            .iter()
-            .find(|(name, _)| *name == "fixture:echo")
-            .map(|(_, path)| *path)
-            .expect("echo fixture built"),
-    )
-    .expect("echo fixture readable");
-    let echo = engine.load("fixture:echo", &echo_bytes).expect("echo loads");
+    let noop = load_fixture(&engine, "fixture:noop");
+    c.bench_function("step/noop", |b| {
+        b.iter(|| {
+            let output = engine
+                .run_step(&noop, "{}".to_owned(), "{}".to_owned(), &limits, host.clone())
+                .expect("step runs");
+            black_box(output);
+        });
+    });
+    let echo = load_fixture(&engine, "fixture:echo");
     c.bench_function("step/echo", |b| {
         b.iter(|| {
             let output = engine
@@ -121,6 +141,17 @@ fn bench_step(c: &mut Criterion) {
             black_box(output);
         });
     });
+}
+
+/// Loads a test fixture that the build script built next to the host.
+fn load_fixture(engine: &Engine, reference: &str) -> sluice::engine::LoadedComponent {
+    let path = sluice::registry::GUEST_FILES
+        .iter()
+        .find(|(name, _)| *name == reference)
+        .map(|(_, path)| *path)
+        .unwrap_or_else(|| panic!("fixture `{reference}` was not built; see runtime/build.rs"));
+    let bytes = std::fs::read(path).unwrap_or_else(|err| panic!("cannot read `{path}`: {err}"));
+    engine.load(reference, &bytes).unwrap_or_else(|err| panic!("fixture `{reference}` does not load: {err}"))
 }
 
 fn bench_flows(c: &mut Criterion) {

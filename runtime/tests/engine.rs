@@ -80,6 +80,21 @@ fn panic_message_is_reported() {
 }
 
 #[test]
+fn each_step_starts_from_fresh_memory() {
+    // Buffers below, at and above the memory the engine keeps resident
+    // between steps, so both ways of resetting a memory slot are used.
+    for buffer_bytes in [512 << 10, 4 << 10, 2 << 20, 512 << 10] {
+        let output = run("fixture:static-state", json!({"bufferBytes": buffer_bytes}), &limits())
+            .expect("static-state runs");
+        let StepOutput::Action { value, .. } = output else {
+            panic!("static-state is an action");
+        };
+        assert_eq!(value["calls"], 1, "a static kept its value from an earlier step ({buffer_bytes} bytes)");
+        assert_eq!(value["bufferFound"], false, "the heap kept an earlier step's buffer ({buffer_bytes} bytes)");
+    }
+}
+
+#[test]
 fn endless_loop_stops_at_deadline() {
     let started = Instant::now();
     let failure = run("fixture:spin", json!({}), &limits()).expect_err("spin fails");

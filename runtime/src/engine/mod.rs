@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime::{Config, Enabled, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 
 pub use self::egress::{EgressPolicy, is_private};
 pub use self::egress_client::{EgressClient, EgressError, EgressResponse, read_ca_file};
@@ -196,13 +196,19 @@ impl Engine {
             // to leave room for it.
             .table_elements(settings.step_resources.table_elements.max(DEFAULT_POOL_TABLE_ELEMENTS))
             // Keeping a little memory resident and zeroing it by hand beats
-            // returning it to the kernel for small guests. Keeping more than a
-            // guest uses makes teardown slower.
-            // TODO: one action step costs 39 to 56 µs (docs/benchmarks.md)
-            // against a 10 µs target; profile instantiation and the guests'
-            // JSON handling, then remove this note.
+            // returning it to the kernel for small guests. Without
+            // PAGEMAP_SCAN, keeping more than a guest uses makes teardown
+            // slower, because all of it is zeroed.
+            // NOTE: a step that makes a host call still takes 15 to 20 µs
+            // against a 10 µs target (docs/benchmarks.md). Instantiation
+            // and teardown in wasmtime take an estimated 5 µs of it, and the
+            // guest's JSON handling most of the rest.
             .linear_memory_keep_resident(256 << 10)
-            .table_keep_resident(64 << 10);
+            .table_keep_resident(64 << 10)
+            // With the PAGEMAP_SCAN ioctl (Linux 6.7 and later), the reset
+            // after a step zeroes only the pages the guest wrote. Without it,
+            // `Auto` zeroes the whole resident size as before.
+            .pagemap_scan(Enabled::Auto);
 
         let mut config = Config::new();
         config
