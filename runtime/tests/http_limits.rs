@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
@@ -199,6 +199,39 @@ async fn slow_or_silent_clients_are_cut_off() {
     assert_eq!(error["errorCode"], "S040800");
     assert!(
         error["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("body_read_timeout_ms")),
+        "{error}"
+    );
+
+    // The public client registration endpoint reads its own body, under the
+    // same deadline.
+    let credentials = format!("{PROJECT}:{KEY}");
+    let (created, reply) = server.call(
+        "POST",
+        "/v1/mgmt/mcp/server/create",
+        Some(json!({"id": "slow", "name": "Slow", "registration": {"dynamicClientRegistration": true}})),
+        Some(&credentials),
+    );
+    assert_eq!(created, 200, "{reply}");
+    let registration = r#"{"redirect_uris": ["http://127.0.0.1:9000/callback"]}"#;
+    let mut stalled = connect(&server).await;
+    let partial = format!(
+        "POST /oauth/{PROJECT}/slow/register HTTP/1.1\r\nHost: localhost\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
+        registration.len(),
+        &registration[..10]
+    );
+    stalled
+        .write_all(partial.as_bytes())
+        .await
+        .expect("send part of the registration");
+    let response = read_until_close(&mut stalled).await;
+    assert_eq!(status(&response), 408, "response: {response}");
+    let error = json_body(&response);
+    assert_eq!(error["error"], "invalid_request", "{error}");
+    assert!(
+        error["error_description"]
             .as_str()
             .is_some_and(|m| m.contains("body_read_timeout_ms")),
         "{error}"

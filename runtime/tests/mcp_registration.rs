@@ -463,6 +463,20 @@ async fn malformed_and_oversize_bodies_rejected() {
             reply.body
         );
     }
+    let deep = register_raw(
+        &app,
+        &format!(
+            "{{\"client_name\": {}1{}}}",
+            "[".repeat(1_000),
+            "]".repeat(1_000)
+        ),
+    )
+    .await;
+    assert_eq!(deep.status, StatusCode::BAD_REQUEST, "{}", deep.body);
+    assert_eq!(deep.body["error"], "invalid_client_metadata");
+    let description = deep.body["error_description"].as_str().unwrap_or_default();
+    assert!(description.contains("`client_name`"), "{description}");
+    assert!(description.contains("64 levels"), "{description}");
     assert_eq!(huge.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(
         huge.body["error"], "invalid_client_metadata",

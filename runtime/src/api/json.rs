@@ -48,6 +48,13 @@ where
     }
 }
 
+/// Returns the message for a JSON text that nests arrays and objects deeper
+/// than [`MAX_JSON_DEPTH`], naming the top-level field and the position, or
+/// `None` when the text is within the limit.
+pub(crate) fn too_deep_message(bytes: &[u8]) -> Option<String> {
+    find_too_deep(bytes, MAX_JSON_DEPTH).map(|too_deep| too_deep.message(bytes))
+}
+
 /// The configured body limit, placed in request extensions by the router so
 /// the 413 message can state it.
 #[derive(Debug, Clone, Copy)]
@@ -74,8 +81,8 @@ pub const MAX_JSON_DEPTH: usize = 64;
 /// the top-level field where the body nests deeper than [`MAX_JSON_DEPTH`].
 pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
-    if let Some(too_deep) = find_too_deep(bytes, MAX_JSON_DEPTH) {
-        return Err(too_deep.into_error(bytes));
+    if let Some(message) = too_deep_message(bytes) {
+        return Err(ApiError::bad_request(message));
     }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
@@ -109,20 +116,20 @@ struct TooDeep {
 }
 
 impl TooDeep {
-    fn into_error(self, bytes: &[u8]) -> ApiError {
+    fn message(&self, bytes: &[u8]) -> String {
         let before = &bytes[..self.offset];
         let line = before.iter().filter(|&&byte| byte == b'\n').count() + 1;
         let column = self.offset - before.iter().rposition(|&byte| byte == b'\n').map_or(0, |newline| newline + 1) + 1;
         let position = format!("line {line}, column {column}");
-        match self.field {
-            Some(field) => ApiError::bad_request(format!(
+        match &self.field {
+            Some(field) => format!(
                 "invalid field `{field}`: its value nests arrays and objects deeper than {MAX_JSON_DEPTH} levels, \
                  the maximum the API accepts ({position}); send a flatter value"
-            )),
-            None => ApiError::bad_request(format!(
+            ),
+            None => format!(
                 "request body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels, the maximum the API \
                  accepts ({position}); send a flatter document"
-            )),
+            ),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 
 use axum::body::{Body, to_bytes};
-use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::extract::{ConnectInfo, Extension, FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -19,6 +19,7 @@ use subtle::ConstantTimeEq;
 
 use super::auth::hash_secret;
 use super::error::ApiError;
+use super::json::{BodyReadTimeout, too_deep_message};
 use super::flows::new_run_id;
 use super::{AppState, blocking};
 use crate::oauth::clients::{
@@ -259,7 +260,11 @@ impl Peer {
 }
 
 /// Reads a JSON object body of at most [`MAX_REGISTRATION_BODY_BYTES`].
-async fn read_metadata_body(headers: &HeaderMap, body: Body) -> Result<Value, OAuthError> {
+async fn read_metadata_body(
+    headers: &HeaderMap,
+    read_timeout: BodyReadTimeout,
+    body: Body,
+) -> Result<Value, OAuthError> {
     if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
         let is_json = content_type
             .to_str()
@@ -272,15 +277,31 @@ async fn read_metadata_body(headers: &HeaderMap, body: Body) -> Result<Value, OA
             ));
         }
     }
-    let bytes = to_bytes(body, MAX_REGISTRATION_BODY_BYTES)
+    // The same body deadline as the management API, so a client that stalls
+    // its body cannot hold a connection, or a graceful shutdown, open.
+    let read = tokio::time::timeout(read_timeout.0, to_bytes(body, MAX_REGISTRATION_BODY_BYTES))
         .await
         .map_err(|_| {
+            OAuthError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "invalid_request",
+                format!(
+                    "the request body did not arrive within {} ms (`body_read_timeout_ms`); send the whole \
+                     body without pausing",
+                    read_timeout.0.as_millis()
+                ),
+            )
+        })?;
+    let bytes = read.map_err(|_| {
             OAuthError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "invalid_client_metadata",
                 format!("the request body is larger than {MAX_REGISTRATION_BODY_BYTES} bytes"),
             )
         })?;
+    if let Some(message) = too_deep_message(&bytes) {
+        return Err(OAuthError::invalid_metadata(message));
+    }
     serde_json::from_slice(&bytes).map_err(|err| {
         OAuthError::invalid_metadata(format!("the request body is not valid JSON: {err}"))
     })
@@ -335,6 +356,7 @@ async fn register_client(
     State(state): State<AppState>,
     Path((project, server_id)): Path<(String, String)>,
     peer: Peer,
+    Extension(read_timeout): Extension<BodyReadTimeout>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, OAuthError> {
@@ -348,7 +370,7 @@ async fn register_client(
             format!("MCP server `{server_id}` does not accept dynamic client registration"),
         ));
     }
-    let request = read_metadata_body(&headers, body).await?;
+    let request = read_metadata_body(&headers, read_timeout, body).await?;
     let metadata = validate_client_metadata(&request, server.metadata_policy())?;
     let issuer = issuer(&state.public_url()?, &project, &server.id);
     let decision = state
@@ -491,12 +513,13 @@ async fn update_client(
     State(state): State<AppState>,
     Path((project, server_id, client_id)): Path<(String, String, String)>,
     peer: Peer,
+    Extension(read_timeout): Extension<BodyReadTimeout>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, OAuthError> {
     let client = authorized_client(&state, &project, &server_id, &client_id, &headers).await?;
     let server = state.oauth_server(&project, &server_id).await?;
-    let request = read_metadata_body(&headers, body).await?;
+    let request = read_metadata_body(&headers, read_timeout, body).await?;
 
     // RFC 7592 §2.2: the body names the client, and a secret it sends must
     // be the current one.
