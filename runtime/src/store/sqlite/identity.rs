@@ -11,7 +11,7 @@ use rusqlite::types::{ToSql, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::{Map, Value};
 
-use super::{SqliteStore, backend, from_json, not_found, to_json};
+use super::{ExecuteCached, SqliteStore, backend, from_json, not_found, to_json};
 use crate::model::{
     AuditEvent, AuditQuery, AuditType, NewAuditEvent, NewUser, Tenant, User, UserQuery, UserStatus, UserTenant, contains_ignoring_case,
 };
@@ -214,7 +214,7 @@ fn save_user(connection: &Connection, project: &str, user: &User, exists: bool) 
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
     };
     connection
-        .execute(
+        .execute_cached(
             sql,
             params![
                 project,
@@ -236,7 +236,7 @@ fn save_user(connection: &Connection, project: &str, user: &User, exists: bool) 
         .map_err(backend(OPERATION))?;
 
     connection
-        .execute(
+        .execute_cached(
             "DELETE FROM login_ids WHERE project = ?1 AND user_id = ?2",
             params![project, user.user_id],
         )
@@ -245,7 +245,7 @@ fn save_user(connection: &Connection, project: &str, user: &User, exists: bool) 
     let distinct: BTreeSet<&String> = user.login_ids.iter().collect();
     for login_id in distinct {
         connection
-            .execute(
+            .execute_cached(
                 "INSERT INTO login_ids (project, login_id, user_id) VALUES (?1, ?2, ?3)",
                 params![project, login_id, user.user_id],
             )
@@ -253,14 +253,14 @@ fn save_user(connection: &Connection, project: &str, user: &User, exists: bool) 
     }
 
     connection
-        .execute(
+        .execute_cached(
             "DELETE FROM user_tenants WHERE project = ?1 AND user_id = ?2",
             params![project, user.user_id],
         )
         .map_err(backend(OPERATION))?;
     for (position, membership) in user.user_tenants.iter().enumerate() {
         connection
-            .execute(
+            .execute_cached(
                 "INSERT INTO user_tenants (project, user_id, position, tenant_id, role_names)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
@@ -377,7 +377,7 @@ pub(super) fn record(connection: &Connection, project: &str, event: NewAuditEven
         data: event.data,
     };
     connection
-        .execute(
+        .execute_cached(
             "INSERT INTO audit_events (project, event_id, action, audit_type, occurred, actor_id, user_id,
                                        external_ids, tenants, remote_address, data)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -667,7 +667,7 @@ impl IdentityStore for SqliteStore {
             )?;
             // Login ids, memberships and consent go with the row (ON DELETE CASCADE).
             connection
-                .execute(
+                .execute_cached(
                     "DELETE FROM users WHERE project = ?1 AND user_id = ?2",
                     params![project, user_id],
                 )
@@ -717,7 +717,7 @@ impl IdentityStore for SqliteStore {
                 )));
             }
             connection
-                .execute(
+                .execute_cached(
                     "INSERT INTO tenants (project, tenant_id, name, self_provisioning_domains, custom_attributes)
                      VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![
@@ -758,7 +758,7 @@ impl IdentityStore for SqliteStore {
             if tenant != before {
                 // Members see the new name at once: loading a user joins the tenants table.
                 connection
-                    .execute(
+                    .execute_cached(
                         "UPDATE tenants SET name = ?3, self_provisioning_domains = ?4, custom_attributes = ?5
                          WHERE project = ?1 AND tenant_id = ?2",
                         params![
@@ -788,7 +788,7 @@ impl IdentityStore for SqliteStore {
         self.write(OPERATION, |connection| {
             // Memberships of the tenant go with the row (ON DELETE CASCADE).
             let deleted = connection
-                .execute(
+                .execute_cached(
                     "DELETE FROM tenants WHERE project = ?1 AND tenant_id = ?2",
                     params![project, tenant_id],
                 )
@@ -828,7 +828,7 @@ impl IdentityStore for SqliteStore {
             }
             for scope in scopes {
                 connection
-                    .execute(
+                    .execute_cached(
                         "INSERT INTO consents (project, user_id, app_id, scope) VALUES (?1, ?2, ?3, ?4)
                          ON CONFLICT DO NOTHING",
                         params![project, user_id, app_id, scope],
@@ -858,7 +858,7 @@ impl IdentityStore for SqliteStore {
             load_user(connection, project, user_id)?;
             if scopes.is_empty() {
                 connection
-                    .execute(
+                    .execute_cached(
                         "DELETE FROM consents WHERE project = ?1 AND user_id = ?2 AND app_id = ?3",
                         params![project, user_id, app_id],
                     )
@@ -866,7 +866,7 @@ impl IdentityStore for SqliteStore {
             }
             for scope in scopes {
                 connection
-                    .execute(
+                    .execute_cached(
                         "DELETE FROM consents WHERE project = ?1 AND user_id = ?2 AND app_id = ?3 AND scope = ?4",
                         params![project, user_id, app_id, scope],
                     )

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::identity::record;
-use super::{SqliteStore, backend, from_json, not_found, to_json};
+use super::{ExecuteCached, SqliteStore, backend, from_json, not_found, to_json};
 use crate::model::NewAuditEvent;
 use crate::oauth::{McpServer, RegisteredClient};
 use crate::store::{ClientChange, OAuthStore, StoreError};
@@ -30,7 +30,7 @@ impl OAuthStore for SqliteStore {
         const OPERATION: &str = "creating an MCP server";
         self.write(OPERATION, |connection| {
             let inserted = connection
-                .execute(
+                .execute_cached(
                     "INSERT INTO mcp_servers (project, server_id, document) VALUES (?1, ?2, ?3)
                      ON CONFLICT (project, server_id) DO NOTHING",
                     params![project, server.id, to_json(server, "mcp_servers.document")?],
@@ -50,7 +50,7 @@ impl OAuthStore for SqliteStore {
         const OPERATION: &str = "updating an MCP server";
         self.write(OPERATION, |connection| {
             let updated = connection
-                .execute(
+                .execute_cached(
                     "UPDATE mcp_servers SET document = ?3 WHERE project = ?1 AND server_id = ?2",
                     params![project, server.id, to_json(server, "mcp_servers.document")?],
                 )
@@ -103,7 +103,7 @@ impl OAuthStore for SqliteStore {
         const OPERATION: &str = "deleting an MCP server";
         self.write(OPERATION, |connection| {
             let deleted = connection
-                .execute(
+                .execute_cached(
                     "DELETE FROM mcp_servers WHERE project = ?1 AND server_id = ?2",
                     params![project, server_id],
                 )
@@ -129,7 +129,7 @@ impl OAuthStore for SqliteStore {
                 return Err(not_found("MCP server", &client.server_id));
             }
             let inserted = connection
-                .execute(
+                .execute_cached(
                     "INSERT INTO mcp_clients (project, client_id, server_id, document, issued_at)
                      VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (project, client_id) DO NOTHING",
                     params![
@@ -161,7 +161,7 @@ impl OAuthStore for SqliteStore {
                 .ok_or_else(|| not_found("MCP client", client_id))?;
             let event = change(&mut client)?;
             connection
-                .execute(
+                .execute_cached(
                     "UPDATE mcp_clients SET document = ?3 WHERE project = ?1 AND client_id = ?2",
                     params![
                         project,
@@ -216,7 +216,7 @@ impl OAuthStore for SqliteStore {
         const OPERATION: &str = "deleting an MCP client";
         self.write(OPERATION, |connection| {
             let deleted = connection
-                .execute(
+                .execute_cached(
                     "DELETE FROM mcp_clients WHERE project = ?1 AND client_id = ?2",
                     params![project, client_id],
                 )

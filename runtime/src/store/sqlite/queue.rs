@@ -4,7 +4,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::identity::{AUDIT_COLUMNS, audit_event_from_row};
 use super::records::{insert_run, update_run};
-use super::{SqliteStore, backend, from_json, to_json};
+use super::{ExecuteCached, SqliteStore, backend, from_json, to_json};
 use crate::store::{
     AttemptOutcome, NewTriggeredRun, RunRecord, SequencedEvent, StoreError, TriggerQueue, TriggeredRun,
     TriggeredState,
@@ -62,7 +62,7 @@ fn query_triggered(
 /// Sets the status of a run record without touching the rest of it.
 fn set_run_status(connection: &Connection, operation: &str, project: &str, run_id: &str, status: &str) -> Result<(), StoreError> {
     connection
-        .execute(
+        .execute_cached(
             "UPDATE runs SET status = ?3 WHERE project = ?1 AND run_id = ?2",
             params![project, run_id, status],
         )
@@ -104,7 +104,7 @@ impl TriggerQueue for SqliteStore {
             for run in runs {
                 let state = if run.dead_reason.is_some() { TriggeredState::Dead } else { TriggeredState::Queued };
                 let inserted = connection
-                    .execute(
+                    .execute_cached(
                         "INSERT INTO triggered_runs (project, run_id, event_id, flow_id, event, depth, state,
                                                      attempts, due, last_error, created)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9, ?8)
@@ -129,7 +129,7 @@ impl TriggerQueue for SqliteStore {
                 insert_run(connection, &queued_record(run, state, now))?;
             }
             connection
-                .execute(
+                .execute_cached(
                     "UPDATE trigger_cursor SET last_sequence = max(last_sequence, ?1) WHERE id = 1",
                     params![cursor],
                 )
@@ -174,7 +174,7 @@ impl TriggerQueue for SqliteStore {
         };
         self.write(OPERATION, |connection| {
             let updated = connection
-                .execute(
+                .execute_cached(
                     "UPDATE triggered_runs SET state = ?3, due = ?4, last_error = ?5
                      WHERE project = ?1 AND run_id = ?2",
                     params![record.project, record.run_id, state.as_str(), due, error],
@@ -193,14 +193,14 @@ impl TriggerQueue for SqliteStore {
         const OPERATION: &str = "releasing claimed triggered runs";
         self.write(OPERATION, |connection| {
             connection
-                .execute(
+                .execute_cached(
                     "UPDATE runs SET status = 'queued'
                      WHERE (project, run_id) IN (SELECT project, run_id FROM triggered_runs WHERE state = 'running')",
                     [],
                 )
                 .map_err(backend(OPERATION))?;
             let released = connection
-                .execute("UPDATE triggered_runs SET state = 'queued', due = 0 WHERE state = 'running'", [])
+                .execute_cached("UPDATE triggered_runs SET state = 'queued', due = 0 WHERE state = 'running'", [])
                 .map_err(backend(OPERATION))?;
             Ok(u32::try_from(released).unwrap_or(u32::MAX))
         })
@@ -235,7 +235,7 @@ impl TriggerQueue for SqliteStore {
         const OPERATION: &str = "replaying dead runs";
         self.write(OPERATION, |connection| {
             connection
-                .execute(
+                .execute_cached(
                     "UPDATE runs SET status = 'queued'
                      WHERE (project, run_id) IN (
                          SELECT project, run_id FROM triggered_runs
@@ -244,7 +244,7 @@ impl TriggerQueue for SqliteStore {
                 )
                 .map_err(backend(OPERATION))?;
             let replayed = connection
-                .execute(
+                .execute_cached(
                     "UPDATE triggered_runs SET state = 'queued', attempts = 0, due = ?3
                      WHERE project = ?1 AND state = 'dead' AND (?2 IS NULL OR run_id = ?2)",
                     params![project, run_id, now],
@@ -258,14 +258,14 @@ impl TriggerQueue for SqliteStore {
         const OPERATION: &str = "deleting old audit events";
         self.write(OPERATION, |connection| {
             let deleted = connection
-                .execute(
+                .execute_cached(
                     "DELETE FROM audit_events
                      WHERE occurred < ?1 AND sequence <= (SELECT last_sequence FROM trigger_cursor WHERE id = 1)",
                     params![before],
                 )
                 .map_err(backend(OPERATION))?;
             connection
-                .execute("DELETE FROM triggered_runs WHERE state = 'done' AND created < ?1", params![before])
+                .execute_cached("DELETE FROM triggered_runs WHERE state = 'done' AND created < ?1", params![before])
                 .map_err(backend(OPERATION))?;
             Ok(deleted as u64)
         })

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 
-use super::{SqliteStore, backend, from_json, not_found, to_json};
+use super::{ExecuteCached, SqliteStore, backend, from_json, not_found, to_json};
 use crate::publish::{ComponentManifest, StoredComponent};
 use crate::store::{
     ComponentStore, ConnectorStore, FlowStore, FlowVersion, ManagementKey, ProjectStore, RunRecord, RunStore,
@@ -41,7 +41,7 @@ impl ProjectStore for SqliteStore {
                 )));
             }
             connection
-                .execute(
+                .execute_cached(
                     "INSERT INTO projects (project, name, created) VALUES (?1, ?2, ?3)",
                     params![project, name, now_millis() / 1000],
                 )
@@ -76,7 +76,7 @@ impl ProjectStore for SqliteStore {
                 return Err(not_found("project", &key.project));
             }
             let inserted = connection
-                .execute(
+                .execute_cached(
                     "INSERT INTO management_keys (project, key_id, name, secret_hash, created)
                      VALUES (?1, ?2, ?3, ?4, ?5)
                      ON CONFLICT DO NOTHING",
@@ -181,7 +181,7 @@ fn deactivate_flow(
     flow_id: &str,
 ) -> Result<(), StoreError> {
     connection
-        .execute(
+        .execute_cached(
             "UPDATE flow_versions SET active = 0 WHERE project = ?1 AND flow_id = ?2 AND active = 1",
             params![project, flow_id],
         )
@@ -214,7 +214,7 @@ impl FlowStore for SqliteStore {
             };
             deactivate_flow(connection, OPERATION, project, flow_id)?;
             connection
-                .execute(
+                .execute_cached(
                     "INSERT INTO flow_versions (project, flow_id, version, document, active, created)
                      VALUES (?1, ?2, ?3, ?4, 1, ?5)",
                     params![
@@ -284,7 +284,7 @@ impl FlowStore for SqliteStore {
                 .ok_or_else(|| not_found("flow version", format!("{flow_id}@{version}")))?;
             deactivate_flow(connection, OPERATION, project, flow_id)?;
             connection
-                .execute(
+                .execute_cached(
                     "UPDATE flow_versions SET active = 1 WHERE project = ?1 AND flow_id = ?2 AND version = ?3",
                     params![project, flow_id, version],
                 )
@@ -298,7 +298,7 @@ impl FlowStore for SqliteStore {
         const OPERATION: &str = "deleting a flow";
         self.write(OPERATION, |connection| {
             let deleted = connection
-                .execute(
+                .execute_cached(
                     "DELETE FROM flow_versions WHERE project = ?1 AND flow_id = ?2",
                     params![project, flow_id],
                 )
@@ -378,7 +378,7 @@ fn query_runs(
 pub(super) fn insert_run(connection: &Connection, run: &RunRecord) -> Result<(), StoreError> {
     const OPERATION: &str = "inserting a run";
     let inserted = connection
-        .execute(
+        .execute_cached(
             "INSERT INTO runs (run_id, project, flow_id, flow_version, status, input, output, error, trace,
                                created, duration_us)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
@@ -411,7 +411,7 @@ pub(super) fn insert_run(connection: &Connection, run: &RunRecord) -> Result<(),
 pub(super) fn update_run(connection: &Connection, run: &RunRecord) -> Result<(), StoreError> {
     const OPERATION: &str = "updating a run";
     let updated = connection
-        .execute(
+        .execute_cached(
             "UPDATE runs SET flow_id = ?3, flow_version = ?4, status = ?5, input = ?6, output = ?7,
                              error = ?8, trace = ?9, created = ?10, duration_us = ?11
              WHERE run_id = ?1 AND project = ?2",
@@ -505,7 +505,7 @@ impl ConnectorStore for SqliteStore {
         const OPERATION: &str = "creating a connector instance";
         self.write(OPERATION, |connection| {
             let inserted = connection
-                .execute(
+                .execute_cached(
                     "INSERT INTO connectors (project, name, document, secrets) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (project, name) DO NOTHING",
                     params![
@@ -534,7 +534,7 @@ impl ConnectorStore for SqliteStore {
         const OPERATION: &str = "updating a connector instance";
         self.write(OPERATION, |connection| {
             let updated = connection
-                .execute(
+                .execute_cached(
                     "UPDATE connectors SET document = ?3, secrets = ?4 WHERE project = ?1 AND name = ?2",
                     params![
                         project,
@@ -596,7 +596,7 @@ impl ConnectorStore for SqliteStore {
         const OPERATION: &str = "deleting a connector instance";
         self.write(OPERATION, |connection| {
             let deleted = connection
-                .execute(
+                .execute_cached(
                     "DELETE FROM connectors WHERE project = ?1 AND name = ?2",
                     params![project, name],
                 )
@@ -612,7 +612,7 @@ impl ComponentStore for SqliteStore {
         let manifest = &component.manifest;
         self.write(OPERATION, |connection| {
             let inserted = connection
-                .execute(
+                .execute_cached(
                     "INSERT INTO components (project, component_id, version, manifest, wasm, digest, created)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                      ON CONFLICT (project, component_id, version) DO NOTHING",
@@ -688,7 +688,7 @@ impl ComponentStore for SqliteStore {
         const OPERATION: &str = "deleting a published component";
         self.write(OPERATION, |connection| {
             let deleted = connection
-                .execute(
+                .execute_cached(
                     "DELETE FROM components WHERE project = ?1 AND component_id = ?2 AND version = ?3",
                     params![project, id, version],
                 )
