@@ -229,8 +229,7 @@ impl AppState {
         let slot = self.run_slot(project)?;
         let state = self.clone();
         let project = project.to_owned();
-        blocking(move || {
-            let _slot = slot;
+        let (report, stored) = blocking(move || {
             let created = now_millis();
             let report = state.runtime().run(
                 &deployed.flow,
@@ -244,12 +243,16 @@ impl AppState {
             );
             state.metrics().record_run(&report);
             let record = run_record(&project, deployed.version, &report, Value::Object(input), created);
-            if let Err(err) = state.backend().insert_run(&record) {
-                tracing::error!(run.id = %report.run_id, error = %err, "Failed to store a finished run");
-            }
-            Ok(report)
+            let stored = state.0.run_writer.submit(record, slot);
+            Ok((report, stored))
         })
-        .await
+        .await?;
+        // The response waits for the record, so the client can load the run
+        // by its id as soon as it has the answer.
+        if let Err(err) = stored.wait().await {
+            tracing::error!(run.id = %report.run_id, error = %err, "Failed to store a finished run");
+        }
+        Ok(report)
     }
 }
 
@@ -274,8 +277,10 @@ pub fn run_record(project: &str, flow_version: u32, report: &RunReport, input: V
     }
 }
 
+/// Returns a new run id: a UUID of version 7, which starts with the time,
+/// so new runs go to the end of the store's index of run ids.
 pub(super) fn new_run_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
+    uuid::Uuid::now_v7().simple().to_string()
 }
 
 /// Builds the error response of a failed run, naming the step and the run id.

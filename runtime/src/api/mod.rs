@@ -13,6 +13,7 @@ mod mcp;
 mod mcp_resolve;
 mod oauth;
 mod openapi;
+mod run_writer;
 mod slots;
 mod tenants;
 mod users;
@@ -96,6 +97,8 @@ struct Shared {
     metrics: Metrics,
     /// Asynchronous runs still in progress, awaited on shutdown.
     background: TaskTracker,
+    /// Stores the records of synchronous API runs in batches.
+    run_writer: run_writer::RunWriter,
     /// Queue of runs started by audit events, when the store keeps one.
     trigger_queue: OnceLock<Arc<dyn TriggerQueue>>,
     /// Seals and opens connector secrets, when connector instances are served.
@@ -117,6 +120,7 @@ impl AppState {
         let registration_limiter = std::num::NonZeroU32::new(settings.registrations_per_minute)
             .map(|rate| governor::RateLimiter::keyed(governor::Quota::per_minute(rate)));
         let run_slots = RunSlots::new(settings.max_concurrent_runs, settings.max_concurrent_runs_per_project);
+        let run_writer = run_writer::RunWriter::start(Arc::clone(&backend));
         Self(Arc::new(Shared {
             backend,
             runtime,
@@ -129,6 +133,7 @@ impl AppState {
             ready: AtomicBool::new(true),
             metrics: Metrics::new(),
             background: TaskTracker::new(),
+            run_writer,
             trigger_queue: OnceLock::new(),
             connector_resolver: OnceLock::new(),
             cimd_resolver: OnceLock::new(),

@@ -117,6 +117,17 @@ pub struct RunRecord {
 pub trait RunStore: Send + Sync {
     /// Stores a new run. Fails with [`StoreError::Conflict`] when the run id exists.
     fn insert_run(&self, run: &RunRecord) -> Result<(), StoreError>;
+    /// Stores several new runs, in one transaction where the store has them.
+    ///
+    /// The result holds one entry per run, in order: a run whose id exists
+    /// fails alone with [`StoreError::Conflict`] and the others are stored.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the transaction fails; then none of the runs is stored.
+    fn insert_runs(&self, runs: &[RunRecord]) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        Ok(runs.iter().map(|run| self.insert_run(run)).collect())
+    }
     /// Replaces a stored run (status, output, error, trace, duration).
     fn update_run(&self, run: &RunRecord) -> Result<(), StoreError>;
     /// Loads a run of the project.

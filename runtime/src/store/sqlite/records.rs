@@ -441,6 +441,21 @@ impl RunStore for SqliteStore {
         self.write("inserting a run", |connection| insert_run(connection, run))
     }
 
+    fn insert_runs(&self, runs: &[RunRecord]) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        self.write("inserting runs", |connection| {
+            let mut results = Vec::with_capacity(runs.len());
+            for run in runs {
+                match insert_run(connection, run) {
+                    // A failed statement may leave the transaction unusable,
+                    // so the whole batch fails and rolls back.
+                    Err(err @ StoreError::Backend(_)) => return Err(err),
+                    result => results.push(result),
+                }
+            }
+            Ok(results)
+        })
+    }
+
     fn update_run(&self, run: &RunRecord) -> Result<(), StoreError> {
         self.write("updating a run", |connection| update_run(connection, run))
     }
