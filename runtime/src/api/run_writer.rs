@@ -1,9 +1,9 @@
 //! Group commit of the records of finished API runs.
 //!
 //! Every synchronous API run stores its record before the response goes out,
-//! so a client can load the run by the `executionId` it received. One commit
-//! per run made the record the most expensive part of a short run: under
-//! the load bench, skipping it raised the throughput by half. The writer
+//! so a client can load the run by the `executionId` it received. With one
+//! commit per record, the load bench ran about 4,900 runs/s, and about 7,600
+//! with no record at all (an estimate from one run of each). The writer
 //! thread here stores every record that is waiting in one transaction, so
 //! under load one commit serves many runs, and an idle server still commits
 //! each record at once, without a timer.
@@ -16,8 +16,8 @@ use tokio::sync::oneshot;
 use super::slots::RunSlot;
 use crate::store::{Backend, RunRecord, StoreError};
 
-/// Most records stored in one transaction, which bounds how long the writer
-/// holds the store's write lock.
+/// Maximum number of records in one transaction, which bounds how long the
+/// writer holds the store's write lock.
 const MAX_BATCH: usize = 256;
 
 /// A record on its way to the store, the run slot it keeps taken until it
@@ -80,7 +80,7 @@ impl RunWriter {
     /// record is stored.
     ///
     /// The record is queued before this returns, so it is stored even when
-    /// nobody waits for the result. Without the writer thread the record is
+    /// no caller waits for the result. Without the writer thread the record is
     /// stored here, on the calling thread, which may block.
     pub(crate) fn submit(&self, record: RunRecord, slot: RunSlot) -> Stored {
         let (done, result) = oneshot::channel();
@@ -156,7 +156,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn concurrent_records_are_all_stored_and_a_duplicate_fails_alone() {
+    async fn batch_stores_all_and_duplicate_fails_alone() {
         let store = Arc::new(SqliteStore::open_in_memory().expect("in-memory store"));
         let writer = RunWriter::start(Arc::clone(&store) as Arc<dyn Backend>);
         let slots = RunSlots::new(100, 100);
@@ -183,7 +183,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_run_slot_is_free_again_once_the_record_is_stored() {
+    async fn run_slot_freed_after_store() {
         let store = Arc::new(SqliteStore::open_in_memory().expect("in-memory store"));
         let writer = RunWriter::start(store as Arc<dyn Backend>);
         let slots = RunSlots::new(1, 1);
