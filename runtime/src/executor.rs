@@ -13,6 +13,7 @@ use crate::connectors::ConnectorResolver;
 use crate::publish::{ComponentManifest, ProjectCatalog, PublishedComponent, PublishedComponents};
 use crate::engine::{Engine, ErrorKind, StepFailure, StepLimits, StepOutput};
 use crate::host::{ConnectorBinding, HostContext};
+use crate::priority::{HeavyFlows, thread_cpu_time};
 use crate::registry::ComponentRegistry;
 use crate::store::{Actor, IdentityStore};
 
@@ -157,6 +158,8 @@ pub struct Runtime {
     settings: RunSettings,
     connectors: Option<Arc<ConnectorResolver>>,
     published: Option<Arc<PublishedComponents>>,
+    /// Flows whose runs used much CPU; `None` when runs are not measured.
+    heavy_flows: Option<Arc<HeavyFlows>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -189,7 +192,24 @@ impl Runtime {
             settings,
             connectors: None,
             published: None,
+            heavy_flows: None,
         }
+    }
+
+    /// Returns the runtime with the CPU time of each run recorded in
+    /// `heavy_flows`.
+    #[must_use]
+    pub fn with_heavy_flows(mut self, heavy_flows: Arc<HeavyFlows>) -> Self {
+        self.heavy_flows = Some(heavy_flows);
+        self
+    }
+
+    /// Returns whether runs of the flow should start at low CPU priority,
+    /// because a recent run of it used more CPU than the threshold.
+    pub fn is_heavy(&self, project: &str, flow_id: &str) -> bool {
+        self.heavy_flows
+            .as_ref()
+            .is_some_and(|flows| flows.is_heavy(project, flow_id))
     }
 
     /// Returns the runtime with steps able to run the components each
@@ -246,6 +266,7 @@ impl Runtime {
         let span = tracing::info_span!("run", flow.id = %flow.id, run.id = %run_id, project.id = %request.project);
         let _entered = span.enter();
         let started = Instant::now();
+        let cpu_started = self.heavy_flows.as_ref().map(|_| thread_cpu_time());
         let run_timeout = self.run_timeout(flow);
         // A timeout too large for `Instant` arithmetic is treated as one year.
         let deadline = started
@@ -288,6 +309,9 @@ impl Runtime {
             }
         };
         let duration_us = micros(started.elapsed());
+        if let (Some(flows), Some(cpu_started)) = (&self.heavy_flows, cpu_started) {
+            flows.observe(&request.project, &flow.id, thread_cpu_time().saturating_sub(cpu_started));
+        }
         match outcome {
             Ok(output) => {
                 tracing::debug!(duration_us, steps = run.trace.len(), "Run completed");

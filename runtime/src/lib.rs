@@ -15,6 +15,7 @@ pub mod flow_file;
 pub mod host;
 pub mod metrics;
 pub mod oauth;
+pub mod priority;
 pub mod publish;
 pub mod model;
 pub mod registry;

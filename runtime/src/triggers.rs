@@ -281,7 +281,8 @@ impl Shared {
                 let state = self.state.clone();
                 let event = serde_json::to_value(&run.event).unwrap_or(Value::Null);
                 let (project, run_id) = (run.project.clone(), run.run_id.clone());
-                let executed = tokio::task::spawn_blocking(move || {
+                let runtime = self.state.runtime();
+                let executed = crate::api::run_blocking(runtime, &run.project, &run.flow_id, move || {
                     let report = state.runtime().run(
                         &deployed.flow,
                         RunRequest {
@@ -293,7 +294,7 @@ impl Shared {
                         },
                     );
                     state.metrics().record_run(&report);
-                    (report.status, run_record(&project, deployed.version, &report, triggered_input(event), 0))
+                    Ok((report.status, run_record(&project, deployed.version, &report, triggered_input(event), 0)))
                 })
                 .await;
                 match executed {
@@ -302,7 +303,7 @@ impl Shared {
                         (record, outcome)
                     }
                     Err(err) => {
-                        let record = failed_record(&run, &format!("the run panicked: {err}"));
+                        let record = failed_record(&run, &format!("the run's thread failed: {}", err.message));
                         let outcome = self.outcome(&run, RunStatus::Failed, &record);
                         (record, outcome)
                     }

@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 use sluice::engine::{Engine, EngineSettings};
 use sluice::executor::{RunReport, RunRequest, RunSettings, RunStatus, Runtime};
 use sluice::model::User;
+use sluice::priority::HeavyFlows;
 use sluice::registry::ComponentRegistry;
 use sluice::store::MemoryStore;
 use sluice_flow::CompiledFlow;
@@ -656,4 +657,25 @@ fn flow_step_limit_lowers_max_steps() {
     assert_eq!(report.trace.len(), 5, "{:?}", report.trace);
     assert!(error.message.contains("took 5 steps"), "{}", error.message);
     assert!(error.message.contains("`max_steps`"), "{}", error.message);
+}
+
+#[test]
+fn spinning_flow_marked_heavy_healthy_not() {
+    let (runtime, _store) = runtime();
+    let heavy_flows = Arc::new(HeavyFlows::new(
+        Some(std::time::Duration::from_millis(5)),
+        std::time::Duration::from_secs(60),
+    ));
+    let runtime = runtime.with_heavy_flows(Arc::clone(&heavy_flows));
+    let spin = spin_flow(&runtime, 60_000, json!({ "limits": { "timeoutMs": 200 } }));
+    let healthy = healthy_flow(&runtime);
+
+    let report = run(&runtime, &spin, json!({}));
+    assert_failed_with(&report, "spin until the step deadline", "timeout");
+    let report = run(&runtime, &healthy, json!({ "n": 1 }));
+    assert_eq!(report.status, RunStatus::Completed);
+
+    assert!(runtime.is_heavy("hostile", "spin"), "200 ms of spinning is above 5 ms of CPU");
+    assert!(!runtime.is_heavy("hostile", "healthy"));
+    assert!(!runtime.is_heavy("other-project", "spin"), "the mark belongs to one project");
 }

@@ -15,7 +15,7 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::slots::RunSlot;
-use super::{AppState, blocking};
+use super::{AppState, blocking, run_blocking};
 use crate::executor::{RunReport, RunRequest, RunStatus};
 use crate::store::{FlowVersion, RunRecord, now_millis};
 
@@ -228,8 +228,10 @@ impl AppState {
     pub(super) async fn execute(&self, project: &str, deployed: Arc<DeployedFlow>, input: Map<String, Value>, run_id: String) -> Result<RunReport, ApiError> {
         let slot = self.run_slot(project)?;
         let state = self.clone();
-        let project = project.to_owned();
-        let (report, stored) = blocking(move || {
+        let flow_id = deployed.flow.id.clone();
+        let project_owned = project.to_owned();
+        let (report, stored) = run_blocking(self.runtime(), project, &flow_id, move || {
+            let project = project_owned;
             let created = now_millis();
             let report = state.runtime().run(
                 &deployed.flow,
@@ -339,7 +341,9 @@ async fn run_flow_async(State(state): State<AppState>, caller: Caller, ApiJson(b
     let tracker = state.background_runs().clone();
     tracker.spawn(async move {
         let state_for_run = state.clone();
-        let result = blocking(move || {
+        let project_for_run = project.clone();
+        let result = run_blocking(state.runtime(), &project, &flow_id, move || {
+            let project = project_for_run;
             let _slot = slot;
             let stored = state_for_run.backend().insert_run(&queued);
             let failed = stored.is_err();

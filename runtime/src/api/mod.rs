@@ -368,6 +368,27 @@ async fn license() -> axum::Json<Value> {
     axum::Json(json!({ "rateLimitTier": "self-hosted" }))
 }
 
+/// Runs one run of a flow, which blocks: on tokio's blocking pool, or on a
+/// low-priority thread of its own when recent runs of the flow used more CPU
+/// than the threshold (see [`crate::priority`]).
+///
+/// # Errors
+///
+/// Returns the closure's error, or a 500 when the thread panicked or could
+/// not start.
+pub(crate) async fn run_blocking<T, F>(runtime: &Runtime, project: &str, flow_id: &str, work: F) -> Result<T, error::ApiError>
+where
+    F: FnOnce() -> Result<T, error::ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    if runtime.is_heavy(project, flow_id) {
+        return crate::priority::run_low_priority(work)
+            .await
+            .map_err(error::ApiError::internal)?;
+    }
+    blocking(work).await
+}
+
 /// Runs blocking store work on tokio's blocking pool and maps its errors.
 ///
 /// # Errors

@@ -84,6 +84,12 @@ pub struct ServerConfig {
     pub step_max_tables: u64,
     /// Elements each table of a step may have.
     pub step_max_table_elements: u64,
+    /// CPU time of one run, in milliseconds, above which the next runs of its
+    /// flow start on threads of the lowest CPU priority; 0 turns this off.
+    pub low_priority_cpu_ms: u64,
+    /// How long a flow's runs keep the low priority after its last run above
+    /// `low_priority_cpu_ms`, in seconds.
+    pub low_priority_seconds: u64,
     /// Workers executing runs started by audit events at once.
     pub trigger_workers: usize,
     /// Attempts of a run started by an audit event before it is kept as dead.
@@ -154,6 +160,8 @@ impl Default for ServerConfig {
             step_max_instances: 50,
             step_max_tables: 20,
             step_max_table_elements: 20_000,
+            low_priority_cpu_ms: 100,
+            low_priority_seconds: 60,
             trigger_workers: 4,
             trigger_max_attempts: 5,
             trigger_backoff_ms: 1_000,
@@ -242,7 +250,7 @@ impl ServerConfig {
 }
 
 /// Setting names read from `SLUICE_<NAME>` environment variables.
-const ENV_KEYS: [&str; 44] = [
+const ENV_KEYS: [&str; 46] = [
     "registrations_per_minute",
     "listen",
     "public_url",
@@ -273,6 +281,8 @@ const ENV_KEYS: [&str; 44] = [
     "step_max_instances",
     "step_max_tables",
     "step_max_table_elements",
+    "low_priority_cpu_ms",
+    "low_priority_seconds",
     "trigger_workers",
     "trigger_max_attempts",
     "trigger_backoff_ms",
@@ -368,6 +378,7 @@ impl ServerConfig {
             ("step_max_instances", self.step_max_instances),
             ("step_max_tables", self.step_max_tables),
             ("step_max_table_elements", self.step_max_table_elements),
+            ("low_priority_seconds", self.low_priority_seconds),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, value)| *value == 0) {
             return Err(format!("invalid setting `{name}`: it must be positive"));
@@ -418,6 +429,7 @@ fn expected_form(key: &str) -> &'static str {
         | "step_max_instances"
         | "step_max_tables"
         | "step_max_table_elements"
+        | "low_priority_seconds"
         | "trigger_workers"
         | "trigger_max_attempts"
         | "trigger_backoff_ms"
@@ -425,6 +437,7 @@ fn expected_form(key: &str) -> &'static str {
         "registrations_per_minute" => "a whole number of registrations per minute, or 0 for no limit",
         "audit_retention_days" => "a whole number of days, or 0 to keep audit events forever",
         "step_fuel" => "a whole number of fuel units, or 0 to turn fuel off",
+        "low_priority_cpu_ms" => "a whole number of milliseconds, or 0 to keep every run at normal priority",
         "wasm_stack_kib" => "a whole number of KiB from 16 to 1024",
         "egress_timeout_ms"
         | "egress_max_response_bytes"

@@ -19,6 +19,7 @@ use crate::engine::{
 use crate::executor::{RunSettings, Runtime};
 use crate::oauth::cimd::{CimdResolver, CimdSettings};
 use crate::oauth::cimd_cache::CacheBounds;
+use crate::priority::HeavyFlows;
 use crate::registry::ComponentRegistry;
 use crate::publish::PublishedComponents;
 use crate::secrets::SecretKey;
@@ -111,7 +112,11 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         run_settings,
     )
     .with_connectors(Arc::clone(&connectors))
-    .with_published(published);
+    .with_published(published)
+    .with_heavy_flows(Arc::new(HeavyFlows::new(
+        (config.low_priority_cpu_ms > 0).then(|| Duration::from_millis(config.low_priority_cpu_ms)),
+        Duration::from_secs(config.low_priority_seconds),
+    )));
     let state = AppState::new(
         Arc::clone(&backend),
         runtime,
