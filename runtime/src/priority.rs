@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-/// Nice value of a low-priority thread: the lowest priority of the normal
-/// scheduling classes.
+/// Nice value of a low-priority thread, the lowest. It applies where the
+/// `SCHED_IDLE` policy cannot be set.
 #[cfg(target_os = "linux")]
 const LOW_PRIORITY_NICE: i32 = 19;
 
@@ -135,11 +135,34 @@ where
 /// one thread's priority to change. An unprivileged thread cannot raise it
 /// again, which is why [`run_low_priority`] starts a thread for each run.
 fn lower_current_thread_priority() {
-    // On Linux the nice value belongs to the thread, so `None` (the caller)
-    // changes only this thread.
+    // On Linux the nice value and the scheduling policy belong to the
+    // thread, so `None` and pid 0 (the caller) change only this thread.
     #[cfg(target_os = "linux")]
-    if let Err(err) = rustix::process::setpriority_process(None, LOW_PRIORITY_NICE) {
-        tracing::warn!(error = %err, "Failed to lower the CPU priority of a low-priority run thread");
+    {
+        if let Err(err) = rustix::process::setpriority_process(None, LOW_PRIORITY_NICE) {
+            tracing::warn!(error = %err, "Failed to lower the nice value of a low-priority run thread");
+        }
+        // SCHED_IDLE ranks below nice 19: a waking thread of the normal
+        // policy preempts it at once, and the scheduler counts a core that
+        // runs only such threads as idle. Without it, nice 19 still applies.
+        if let Err(err) = set_idle_policy() {
+            tracing::debug!(error = %err, "SCHED_IDLE is not available; the run thread keeps nice 19");
+        }
+    }
+}
+
+/// Moves the calling thread to the `SCHED_IDLE` scheduling policy.
+#[cfg(target_os = "linux")]
+fn set_idle_policy() -> std::io::Result<()> {
+    let param = libc::sched_param { sched_priority: 0 };
+    #[expect(unsafe_code, reason = "sched_setscheduler has no safe wrapper in libc or rustix")]
+    // SAFETY: `param` is a valid `sched_param` that lives through the call,
+    // and pid 0 names the calling thread, so no other memory is touched.
+    let result = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &raw const param) };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 
@@ -187,9 +210,20 @@ mod tests {
         assert!(thread_cpu_time() > before);
     }
 
+    /// Returns the scheduling policy of the calling thread, read from field
+    /// 41 of `/proc/thread-self/stat`.
+    #[cfg(target_os = "linux")]
+    fn scheduling_policy() -> Option<i32> {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+        // Field 2, the command name, is in parentheses and may hold spaces,
+        // so the count starts after its closing parenthesis, at field 3.
+        let (_, rest) = stat.rsplit_once(')')?;
+        rest.split_whitespace().nth(41 - 3)?.parse().ok()
+    }
+
     #[cfg(target_os = "linux")]
     #[tokio::test]
-    async fn low_priority_thread_has_nice_19() {
+    async fn low_priority_thread_is_idle_class() {
         let caller_before = rustix::process::getpriority_process(None).expect("getpriority");
         let nice = run_low_priority(|| rustix::process::getpriority_process(None))
             .await
@@ -197,6 +231,8 @@ mod tests {
             .expect("getpriority");
 
         assert_eq!(nice, LOW_PRIORITY_NICE);
+        let policy = run_low_priority(scheduling_policy).await.expect("the thread ran");
+        assert_eq!(policy, Some(libc::SCHED_IDLE));
         assert_eq!(
             rustix::process::getpriority_process(None).expect("getpriority"),
             caller_before,

@@ -4,6 +4,9 @@
 # latency percentiles and the server's peak resident memory.
 #
 # Usage: runtime/benches/load/run.sh [SECONDS]   (needs `wrk`: apt-get install wrk)
+#
+# Set SLUICE_BIN to the path of a release `sluice` binary to measure it
+# instead of the one this script builds.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 duration="${1:-15}"
@@ -11,8 +14,10 @@ port=18080
 data_dir="$(mktemp -d)"
 export SLUICE_PROJECT_ID=Pload SLUICE_MANAGEMENT_KEY=load-test-key SLUICE_LOG=warn
 
-cargo build --release -p sluice --quiet
-target/release/sluice serve --listen "127.0.0.1:$port" --data-dir "$data_dir" \
+if [ -z "${SLUICE_BIN:-}" ]; then
+  cargo build --release -p sluice --quiet
+fi
+"${SLUICE_BIN:-${CARGO_TARGET_DIR:-target}/release/sluice}" serve --listen "127.0.0.1:$port" --data-dir "$data_dir" \
   --flows runtime/benches/load/flows >/dev/null &
 server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$data_dir"' EXIT
@@ -26,7 +31,7 @@ curl -sf -X POST "http://127.0.0.1:$port/v1/mgmt/user/create" \
   -d '{"loginId": "ada@acme.com", "email": "ada@acme.com"}' >/dev/null
 
 for connections in 16 64; do
-  echo "== concurrency $connections, ${duration}s"
+  echo "== concurrency $connections, ${duration}s, load average $(cut -d' ' -f1-3 /proc/loadavg)"
   wrk -t 2 -c "$connections" -d "${duration}s" -s runtime/benches/load/run.lua \
     "http://127.0.0.1:$port/v1/mgmt/flow/run" | grep -E "runs/s|p50|p90|p99|non-2xx"
 done

@@ -160,7 +160,7 @@ impl Default for ServerConfig {
             step_max_instances: 50,
             step_max_tables: 20,
             step_max_table_elements: 20_000,
-            low_priority_cpu_ms: 100,
+            low_priority_cpu_ms: 20,
             low_priority_seconds: 60,
             trigger_workers: 4,
             trigger_max_attempts: 5,
