@@ -1,8 +1,8 @@
 //! Header abuse and slow clients against `sluice serve` on loopback, sent
 //! over raw TCP: huge and repeated headers, a huge request line, a client
-//! that trickles its head or its body, and one that sends nothing. The
-//! server must respond with 431 or 408 or close the connection, and keep
-//! serving.
+//! that trickles its head or its body, one that sends nothing, and more
+//! connections than the server allows. The server must respond with 431 or
+//! 408 or close the connection, and keep serving.
 
 mod common;
 
@@ -269,5 +269,31 @@ async fn slow_or_silent_clients_are_cut_off() {
         200,
         "the server still serves"
     );
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_cap_makes_new_ones_wait() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let settings = [("SLUICE_MAX_CONNECTIONS", "2"), ("SLUICE_HEADER_READ_TIMEOUT_MS", "30000")];
+    let server = Server::start_with_env(dir.path(), &settings);
+
+    // Two idle connections take both places. The listener accepts in the
+    // order the connections arrived, so they are accepted before the third.
+    let first = connect(&server).await;
+    let _second = connect(&server).await;
+    let mut third = connect(&server).await;
+    third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("send a request on the third connection");
+
+    let mut byte = [0_u8; 1];
+    let early = tokio::time::timeout(Duration::from_millis(500), third.read(&mut byte)).await;
+    assert!(early.is_err(), "the third connection was served while two were open: {early:?}");
+
+    drop(first);
+    let response = read_until_close(&mut third).await;
+    assert_eq!(status(&response), 200, "response after a place was freed: {response}");
     server.stop();
 }

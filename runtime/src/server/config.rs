@@ -34,6 +34,9 @@ pub struct ServerConfig {
     /// Runs of one project that may execute at once before the API returns
     /// 429 to that project.
     pub max_concurrent_runs_per_project: usize,
+    /// Maximum number of open client connections; more wait in the
+    /// operating system's backlog until one closes.
+    pub max_connections: usize,
     /// Maximum number of header fields in a request; more get 431.
     pub max_headers: usize,
     /// Largest request head (request line and headers), in bytes; a larger
@@ -139,6 +142,7 @@ impl Default for ServerConfig {
             max_concurrent_runs: 64,
             registrations_per_minute: 20,
             max_concurrent_runs_per_project: 64,
+            max_connections: 1_000,
             max_headers: 100,
             max_header_bytes: 32 * 1024,
             header_read_timeout_ms: 10_000,
@@ -250,7 +254,7 @@ impl ServerConfig {
 }
 
 /// Setting names read from `SLUICE_<NAME>` environment variables.
-const ENV_KEYS: [&str; 46] = [
+const ENV_KEYS: [&str; 47] = [
     "registrations_per_minute",
     "listen",
     "public_url",
@@ -260,6 +264,7 @@ const ENV_KEYS: [&str; 46] = [
     "max_body_bytes",
     "max_concurrent_runs",
     "max_concurrent_runs_per_project",
+    "max_connections",
     "max_headers",
     "max_header_bytes",
     "header_read_timeout_ms",
@@ -379,6 +384,7 @@ impl ServerConfig {
             ("step_max_tables", self.step_max_tables),
             ("step_max_table_elements", self.step_max_table_elements),
             ("low_priority_seconds", self.low_priority_seconds),
+            ("max_connections", u64::try_from(self.max_connections).unwrap_or(u64::MAX)),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, value)| *value == 0) {
             return Err(format!("invalid setting `{name}`: it must be positive"));
@@ -410,6 +416,7 @@ fn expected_form(key: &str) -> &'static str {
         "max_body_bytes"
         | "max_concurrent_runs"
         | "max_concurrent_runs_per_project"
+        | "max_connections"
         | "max_headers"
         | "max_header_bytes"
         | "header_read_timeout_ms"

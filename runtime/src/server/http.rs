@@ -4,11 +4,12 @@
 //! hyper's header read timeout never fires and a client that opens a
 //! connection and sends nothing keeps it open forever. This listener builds
 //! each connection with hyper's builder itself: limits on the request head,
-//! a deadline for sending it, and graceful shutdown that lets requests in
-//! progress finish.
+//! a deadline for sending it, a cap on open connections, and graceful
+//! shutdown that lets requests in progress finish.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -17,6 +18,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tower::Service as _;
 
 /// Limits on what a client may send before the router receives a request.
@@ -31,6 +33,10 @@ pub struct HttpLimits {
     /// moment the connection is ready for a request, so it also closes idle
     /// keep-alive connections.
     pub header_read_timeout: Duration,
+    /// Maximum number of open connections. At the limit the listener stops
+    /// accepting, so new connections wait in the operating system's backlog
+    /// until one closes.
+    pub max_connections: usize,
 }
 
 impl Default for HttpLimits {
@@ -39,6 +45,7 @@ impl Default for HttpLimits {
             max_headers: 100,
             max_header_bytes: 32 * 1024,
             header_read_timeout: Duration::from_secs(10),
+            max_connections: 1_000,
         }
     }
 }
@@ -67,7 +74,32 @@ pub async fn serve_http(
         .header_read_timeout(limits.header_read_timeout);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
+    let open_connections = Arc::new(Semaphore::new(limits.max_connections));
+    let mut at_limit = false;
     loop {
+        let permit = match Arc::clone(&open_connections).try_acquire_owned() {
+            Ok(permit) => {
+                at_limit = false;
+                permit
+            }
+            Err(_) => {
+                if !at_limit {
+                    at_limit = true;
+                    tracing::warn!(
+                        max_connections = limits.max_connections,
+                        "All connections allowed by `max_connections` are open; new ones wait until one closes"
+                    );
+                }
+                tokio::select! {
+                    acquired = Arc::clone(&open_connections).acquire_owned() => match acquired {
+                        Ok(permit) => permit,
+                        // The semaphore is never closed, so this does not happen.
+                        Err(_) => break,
+                    },
+                    () = &mut shutdown => break,
+                }
+            }
+        };
         let (stream, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -87,6 +119,7 @@ pub async fn serve_http(
             builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
+            let _permit = permit;
             // Errors here are the client's: a head over the limits, a
             // header read timeout, a reset connection. hyper has already
             // sent a response or closed the connection.

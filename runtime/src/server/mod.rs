@@ -155,7 +155,9 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         max_headers: config.max_headers.max(1),
         max_header_bytes: config.max_header_bytes.max(1),
         header_read_timeout: Duration::from_millis(config.header_read_timeout_ms.max(1)),
+        max_connections: config.max_connections,
     };
+    warn_if_near_open_file_limit(config.max_connections);
     let shutdown_state = state.clone();
     http::serve_http(listener, crate::api::router(state.clone()), limits, async move {
         shutdown.await;
@@ -175,6 +177,33 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     triggers.shutdown().await;
     tracing::info!("Sluice stopped");
     Ok(())
+}
+
+/// File descriptors kept free for the store, the component cache and the
+/// connections of connectors, beside the client connections.
+const RESERVED_FILE_DESCRIPTORS: u64 = 256;
+
+/// Logs a warning when `max_connections` open connections, with the
+/// reserved descriptors, could exceed the process's open-file limit, since
+/// the listener would then fail to accept before it reaches the limit.
+fn warn_if_near_open_file_limit(max_connections: usize) {
+    #[cfg(unix)]
+    {
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+        let wanted = u64::try_from(max_connections).unwrap_or(u64::MAX).saturating_add(RESERVED_FILE_DESCRIPTORS);
+        if let Some(open_files) = limit.current
+            && wanted > open_files
+        {
+            tracing::warn!(
+                max_connections,
+                open_file_limit = open_files,
+                "`max_connections` plus {RESERVED_FILE_DESCRIPTORS} is above the open-file limit; \
+                 raise the limit (ulimit -n) or lower `max_connections`"
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = max_connections;
 }
 
 /// Returns the run and step limits the settings choose.
