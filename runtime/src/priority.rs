@@ -120,9 +120,13 @@ where
     T: Send + 'static,
 {
     let (sender, receiver) = tokio::sync::oneshot::channel();
+    // The run sees the caller's tokio runtime, as on tokio's blocking pool,
+    // so the futures of its outgoing HTTP requests run there.
+    let runtime = tokio::runtime::Handle::try_current().ok();
     std::thread::Builder::new()
         .name("sluice-low-priority".to_owned())
         .spawn(move || {
+            let _entered = runtime.as_ref().map(tokio::runtime::Handle::enter);
             lower_current_thread_priority();
             let _ = sender.send(work());
         })?;
@@ -231,6 +235,10 @@ mod tests {
             .expect("getpriority");
 
         assert_eq!(nice, LOW_PRIORITY_NICE);
+        let in_runtime = run_low_priority(|| tokio::runtime::Handle::try_current().is_ok())
+            .await
+            .expect("the thread ran");
+        assert!(in_runtime, "the thread enters the caller's tokio runtime");
         let policy = run_low_priority(scheduling_policy).await.expect("the thread ran");
         assert_eq!(policy, Some(libc::SCHED_IDLE));
         assert_eq!(
