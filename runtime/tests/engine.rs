@@ -330,6 +330,28 @@ fn host_call_flood_hits_call_limit() {
     assert_host_still_works();
 }
 
+/// A guest that ignores the error of its calls would go on calling for
+/// days; the broken limit traps, so the step ends long before its deadline.
+#[test]
+fn host_call_limit_stops_guest_at_once() {
+    let deadline = Duration::from_secs(20);
+    let few_calls = StepLimits {
+        host_calls: 100,
+        timeout: deadline,
+        ..limits()
+    };
+    let started = Instant::now();
+    let failure = run("fixture:host-flood", json!({"mode": "load", "calls": 1_000_000_000_000_u64}), &few_calls)
+        .expect_err("the calls are over 100");
+
+    assert_eq!(failure.kind, ErrorKind::HostCallLimit);
+    assert!(
+        started.elapsed() < deadline / 2,
+        "the step ran {:?}, so the guest went on after the limit until the deadline",
+        started.elapsed()
+    );
+}
+
 #[test]
 fn oversized_host_call_data_rejected() {
     let small_calls = StepLimits {

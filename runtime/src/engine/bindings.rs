@@ -3,6 +3,10 @@
 //! The `action` world generates the shared `types` and `log` interfaces. The
 //! other worlds reuse them through `with`, so a `User` or `StepError` is one
 //! Rust type no matter which world a component targets.
+//!
+//! Every import may trap: a host call returns [`HostError`](crate::host::HostError),
+//! which is either a `step-error` for the guest or a broken host-call limit
+//! that stops the guest at once.
 
 #![expect(missing_docs, reason = "generated code; the WIT file documents every item")]
 
@@ -11,6 +15,10 @@ pub mod action {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "sluice:flow/action",
+        imports: { default: trappable },
+        trappable_error_type: {
+            "sluice:flow/types.step-error" => crate::host::HostError,
+        },
     });
 }
 
@@ -20,6 +28,10 @@ pub mod connector {
         path: "../wit",
         world: "sluice:flow/connector",
         require_store_data_send: true,
+        imports: { default: trappable },
+        trappable_error_type: {
+            "sluice:flow/types.step-error" => crate::host::HostError,
+        },
         with: {
             "sluice:flow/types": super::action::sluice::flow::types,
             "sluice:flow/log": super::action::sluice::flow::log,
@@ -35,6 +47,10 @@ pub mod condition {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "sluice:flow/condition",
+        imports: { default: trappable },
+        trappable_error_type: {
+            "sluice:flow/types.step-error" => crate::host::HostError,
+        },
         with: {
             "sluice:flow/types": super::action::sluice::flow::types,
         },

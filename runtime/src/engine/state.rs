@@ -92,4 +92,11 @@ impl WasiHttpView for StepState {
     }
 }
 
-impl super::bindings::types::Host for StepState {}
+impl super::bindings::types::Host for StepState {
+    fn convert_step_error(&mut self, error: crate::host::HostError) -> wasmtime::Result<super::bindings::types::StepError> {
+        match error {
+            crate::host::HostError::Step(error) => Ok(error),
+            crate::host::HostError::Limit => Err(crate::host::limit_trap()),
+        }
+    }
+}

@@ -2,20 +2,21 @@
 
 use super::PayloadBytes;
 use super::convert::parse_object;
+use super::HostError;
 use crate::engine::StepState;
 use crate::engine::bindings::action::sluice::flow::audit::Host;
 use crate::engine::bindings::types::{AuditEvent, NewAuditEvent, StepError};
 use crate::model::{self, MAX_AUDIT_ACTION_LEN};
 
 impl Host for StepState {
-    fn emit(&mut self, event: NewAuditEvent) -> Result<AuditEvent, StepError> {
+    fn emit(&mut self, event: NewAuditEvent) -> Result<AuditEvent, HostError> {
         self.host.charge("audit.emit", event.payload_bytes())?;
         let action = event.action.trim();
         if action.is_empty() || action.len() > MAX_AUDIT_ACTION_LEN {
             return Err(StepError::InvalidConfig(format!(
                 "audit action must be 1 to {MAX_AUDIT_ACTION_LEN} characters, got {} characters",
                 action.len()
-            )));
+            )).into());
         }
         let ctx = &self.host.context;
         let new = model::NewAuditEvent {

@@ -1,5 +1,6 @@
 //! `sluice:flow/log`: guest log messages into the host's structured log.
 
+use super::limit_trap;
 use crate::engine::StepState;
 use crate::engine::bindings::log::{Host, Level};
 
@@ -8,12 +9,10 @@ use crate::engine::bindings::log::{Host, Level};
 const MAX_MESSAGE_LEN: usize = 4096;
 
 impl Host for StepState {
-    fn log(&mut self, level: Level, message: String) {
-        // A line over the per-call data limit is dropped, and the limit
-        // fails the step once the guest returns.
-        if self.host.charge("log.log", message.len()).is_err() {
-            return;
-        }
+    fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        // A line over the per-call data limit is not logged, and the step
+        // stops with the limit's error.
+        self.host.charge("log.log", message.len()).map_err(|_| limit_trap())?;
         let mut end = message.len().min(MAX_MESSAGE_LEN);
         while !message.is_char_boundary(end) {
             end -= 1;
@@ -28,5 +27,6 @@ impl Host for StepState {
             Level::Warn => tracing::warn!(flow.id = %flow, run.id = %run, step.id = %step, "{message}"),
             Level::Error => tracing::error!(flow.id = %flow, run.id = %run, step.id = %step, "{message}"),
         }
+        Ok(())
     }
 }

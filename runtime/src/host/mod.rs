@@ -112,12 +112,11 @@ impl HostState {
     /// the step's call budget is spent or when `bytes` is over the per-call
     /// limit. After the first failure every further call fails at once.
     ///
-    /// NOTE: the guest keeps running after a violation until it returns or
-    /// reaches its deadline, because the bindings do not let a host call
-    /// trap. Making the `sluice:flow` imports trappable would stop it at once.
-    pub(crate) fn charge(&mut self, call: &str, bytes: usize) -> Result<(), StepError> {
-        if let Some(violation) = &self.violation {
-            return Err(StepError::Denied(violation.message.clone()));
+    /// A failure is [`HostError::Limit`], which traps, so the guest stops at
+    /// the call that broke the limit.
+    pub(crate) fn charge(&mut self, call: &str, bytes: usize) -> Result<(), HostError> {
+        if self.violation.is_some() {
+            return Err(HostError::Limit);
         }
         if self.calls_left == 0 {
             return Err(self.violate(StepFailure::new(
@@ -145,9 +144,35 @@ impl HostState {
         Ok(())
     }
 
-    fn violate(&mut self, failure: StepFailure) -> StepError {
-        let error = StepError::Denied(failure.message.clone());
+    fn violate(&mut self, failure: StepFailure) -> HostError {
         self.violation = Some(failure);
-        error
+        HostError::Limit
     }
+}
+
+/// Error of a host call.
+#[derive(Debug)]
+pub enum HostError {
+    /// A failure the guest receives as its `step-error`.
+    Step(StepError),
+    /// A broken host-call limit, recorded in the step's state. It traps, so
+    /// the guest stops at the call, and the step fails with the limit's kind.
+    Limit,
+}
+
+impl From<StepError> for HostError {
+    fn from(error: StepError) -> Self {
+        Self::Step(error)
+    }
+}
+
+impl From<crate::store::StoreError> for HostError {
+    fn from(error: crate::store::StoreError) -> Self {
+        Self::Step(error.into())
+    }
+}
+
+/// Returns the trap that stops a guest after it broke a host-call limit.
+pub(crate) fn limit_trap() -> wasmtime::Error {
+    wasmtime::Error::msg("the step broke a host-call limit")
 }

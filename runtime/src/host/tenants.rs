@@ -2,25 +2,26 @@
 
 use super::PayloadBytes;
 use super::convert::tenant_from_wit;
+use super::HostError;
 use crate::engine::StepState;
 use crate::engine::bindings::action::sluice::flow::tenants::Host;
-use crate::engine::bindings::types::{StepError, Tenant};
+use crate::engine::bindings::types::Tenant;
 
 impl Host for StepState {
-    fn load(&mut self, tenant_id: String) -> Result<Tenant, StepError> {
+    fn load(&mut self, tenant_id: String) -> Result<Tenant, HostError> {
         self.host.charge("tenants.load", tenant_id.len())?;
         let ctx = &self.host.context;
         Ok(ctx.store.load_tenant(&ctx.project, &tenant_id)?.into())
     }
 
-    fn create(&mut self, tenant: Tenant) -> Result<Tenant, StepError> {
+    fn create(&mut self, tenant: Tenant) -> Result<Tenant, HostError> {
         self.host.charge("tenants.create", tenant.payload_bytes())?;
         let tenant = tenant_from_wit(tenant)?;
         let ctx = &self.host.context;
         Ok(ctx.store.create_tenant(&ctx.project, tenant, &ctx.actor)?.into())
     }
 
-    fn update(&mut self, tenant: Tenant) -> Result<Tenant, StepError> {
+    fn update(&mut self, tenant: Tenant) -> Result<Tenant, HostError> {
         self.host.charge("tenants.update", tenant.payload_bytes())?;
         let new = tenant_from_wit(tenant)?;
         let ctx = &self.host.context;
@@ -35,7 +36,7 @@ impl Host for StepState {
         Ok(updated.into())
     }
 
-    fn delete(&mut self, tenant_id: String) -> Result<(), StepError> {
+    fn delete(&mut self, tenant_id: String) -> Result<(), HostError> {
         self.host.charge("tenants.delete", tenant_id.len())?;
         let ctx = &self.host.context;
         Ok(ctx.store.delete_tenant(&ctx.project, &tenant_id, &ctx.actor)?)

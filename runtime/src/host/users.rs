@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use super::PayloadBytes;
 use super::convert::{new_user_from_wit, parse_object, user_query_from_wit};
+use super::HostError;
 use crate::engine::StepState;
 use crate::engine::bindings::action::sluice::flow::users::Host;
 use crate::engine::bindings::types::{NewUser, StepError, User, UserPage, UserPatch, UserQuery, UserStatus};
@@ -21,7 +22,7 @@ impl StepState {
         user_id: &str,
         audit_action: &str,
         mut change: impl FnMut(&mut model::User) -> Result<(), StoreError>,
-    ) -> Result<User, StepError> {
+    ) -> Result<User, HostError> {
         self.host.charge(call, bytes.saturating_add(user_id.len()))?;
         let ctx = &self.host.context;
         let user = ctx
@@ -62,26 +63,26 @@ fn role_list<'a>(
 }
 
 impl Host for StepState {
-    fn load_by_login_id(&mut self, login_id: String) -> Result<User, StepError> {
+    fn load_by_login_id(&mut self, login_id: String) -> Result<User, HostError> {
         self.host.charge("users.load-by-login-id", login_id.len())?;
         let ctx = &self.host.context;
         Ok(ctx.store.load_user_by_login_id(&ctx.project, &login_id)?.into())
     }
 
-    fn load(&mut self, user_id: String) -> Result<User, StepError> {
+    fn load(&mut self, user_id: String) -> Result<User, HostError> {
         self.host.charge("users.load", user_id.len())?;
         let ctx = &self.host.context;
         Ok(ctx.store.load_user(&ctx.project, &user_id)?.into())
     }
 
-    fn create(&mut self, user: NewUser) -> Result<User, StepError> {
+    fn create(&mut self, user: NewUser) -> Result<User, HostError> {
         self.host.charge("users.create", user.payload_bytes())?;
         let new = new_user_from_wit(user)?;
         let ctx = &self.host.context;
         Ok(ctx.store.create_user(&ctx.project, new, &ctx.actor)?.into())
     }
 
-    fn update(&mut self, user_id: String, user: NewUser) -> Result<User, StepError> {
+    fn update(&mut self, user_id: String, user: NewUser) -> Result<User, HostError> {
         let bytes = user.payload_bytes();
         let new = new_user_from_wit(user)?;
         self.change_user("users.update", bytes, &user_id, USER_MODIFIED, |stored| {
@@ -101,7 +102,7 @@ impl Host for StepState {
         })
     }
 
-    fn patch(&mut self, user_id: String, patch: UserPatch) -> Result<User, StepError> {
+    fn patch(&mut self, user_id: String, patch: UserPatch) -> Result<User, HostError> {
         let bytes = patch.payload_bytes();
         let attributes = match &patch.custom_attributes {
             Some(json) => Some(parse_object(json, "customAttributes")?),
@@ -142,13 +143,13 @@ impl Host for StepState {
         })
     }
 
-    fn delete(&mut self, user_id: String) -> Result<(), StepError> {
+    fn delete(&mut self, user_id: String) -> Result<(), HostError> {
         self.host.charge("users.delete", user_id.len())?;
         let ctx = &self.host.context;
         Ok(ctx.store.delete_user(&ctx.project, &user_id, &ctx.actor)?)
     }
 
-    fn set_status(&mut self, user_id: String, status: UserStatus) -> Result<User, StepError> {
+    fn set_status(&mut self, user_id: String, status: UserStatus) -> Result<User, HostError> {
         let status = model::UserStatus::from(status);
         self.change_user("users.set-status", 0, &user_id, "UserStatusChanged", |stored| {
             stored.status = status;
@@ -156,12 +157,12 @@ impl Host for StepState {
         })
     }
 
-    fn set_custom_attribute(&mut self, user_id: String, key: String, value: String) -> Result<User, StepError> {
+    fn set_custom_attribute(&mut self, user_id: String, key: String, value: String) -> Result<User, HostError> {
         let bytes = key.len().saturating_add(value.len());
         if key.trim().is_empty() {
             return Err(StepError::InvalidConfig(
                 "custom attribute key must not be empty".to_owned(),
-            ));
+            ).into());
         }
         let value: Value = serde_json::from_str(&value).map_err(|err| {
             StepError::InvalidConfig(format!(
@@ -178,7 +179,7 @@ impl Host for StepState {
         })
     }
 
-    fn set_roles(&mut self, user_id: String, tenant_id: Option<String>, role_names: Vec<String>) -> Result<User, StepError> {
+    fn set_roles(&mut self, user_id: String, tenant_id: Option<String>, role_names: Vec<String>) -> Result<User, HostError> {
         let bytes = tenant_id.payload_bytes().saturating_add(role_names.payload_bytes());
         self.change_user("users.set-roles", bytes, &user_id, USER_MODIFIED, |stored| {
             let roles = role_list(stored, tenant_id.as_deref())?;
@@ -188,7 +189,7 @@ impl Host for StepState {
         })
     }
 
-    fn add_roles(&mut self, user_id: String, tenant_id: Option<String>, role_names: Vec<String>) -> Result<User, StepError> {
+    fn add_roles(&mut self, user_id: String, tenant_id: Option<String>, role_names: Vec<String>) -> Result<User, HostError> {
         let bytes = tenant_id.payload_bytes().saturating_add(role_names.payload_bytes());
         self.change_user("users.add-roles", bytes, &user_id, USER_MODIFIED, |stored| {
             add_unique(role_list(stored, tenant_id.as_deref())?, &role_names);
@@ -196,7 +197,7 @@ impl Host for StepState {
         })
     }
 
-    fn remove_roles(&mut self, user_id: String, tenant_id: Option<String>, role_names: Vec<String>) -> Result<User, StepError> {
+    fn remove_roles(&mut self, user_id: String, tenant_id: Option<String>, role_names: Vec<String>) -> Result<User, HostError> {
         let bytes = tenant_id.payload_bytes().saturating_add(role_names.payload_bytes());
         self.change_user("users.remove-roles", bytes, &user_id, USER_MODIFIED, |stored| {
             role_list(stored, tenant_id.as_deref())?.retain(|r| !role_names.contains(r));
@@ -204,7 +205,7 @@ impl Host for StepState {
         })
     }
 
-    fn add_tenant(&mut self, user_id: String, tenant_id: String, role_names: Vec<String>) -> Result<User, StepError> {
+    fn add_tenant(&mut self, user_id: String, tenant_id: String, role_names: Vec<String>) -> Result<User, HostError> {
         let bytes = tenant_id.len().saturating_add(role_names.payload_bytes());
         self.change_user("users.add-tenant", bytes, &user_id, USER_MODIFIED, |stored| {
             match stored.user_tenants.iter_mut().find(|t| t.tenant_id == tenant_id) {
@@ -223,14 +224,14 @@ impl Host for StepState {
         })
     }
 
-    fn remove_tenant(&mut self, user_id: String, tenant_id: String) -> Result<User, StepError> {
+    fn remove_tenant(&mut self, user_id: String, tenant_id: String) -> Result<User, HostError> {
         self.change_user("users.remove-tenant", tenant_id.len(), &user_id, USER_MODIFIED, |stored| {
             stored.user_tenants.retain(|t| t.tenant_id != tenant_id);
             Ok(())
         })
     }
 
-    fn search(&mut self, query: UserQuery) -> Result<UserPage, StepError> {
+    fn search(&mut self, query: UserQuery) -> Result<UserPage, HostError> {
         self.host.charge("users.search", query.payload_bytes())?;
         let query = user_query_from_wit(query);
         let ctx = &self.host.context;
