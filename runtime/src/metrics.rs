@@ -25,6 +25,11 @@ struct RunLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FlowLabels {
+    flow: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StepLabels {
     component: String,
     outcome: String,
@@ -40,6 +45,7 @@ pub struct Metrics {
     step_duration: Family<StepLabels, Histogram>,
     triggered_runs: Family<TriggeredLabels, Counter>,
     trigger_latency: Histogram,
+    low_priority_runs: Family<FlowLabels, Counter>,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -90,6 +96,12 @@ impl Metrics {
             "Time from an audit event's recording to the start of the first attempt of a run it triggered",
             trigger_latency.clone(),
         );
+        let low_priority_runs = Family::<FlowLabels, Counter>::default();
+        registry.register(
+            "low_priority_runs",
+            "Runs started on a low-priority thread because a recent run of their flow used more CPU than `low_priority_cpu_ms`",
+            low_priority_runs.clone(),
+        );
         Self {
             registry,
             http_requests,
@@ -98,6 +110,7 @@ impl Metrics {
             step_duration,
             triggered_runs,
             trigger_latency,
+            low_priority_runs,
         }
     }
 
@@ -138,6 +151,13 @@ impl Metrics {
                 })
                 .observe(seconds(step.duration_us));
         }
+    }
+
+    /// Counts one run of `flow` started on a low-priority thread.
+    pub fn record_low_priority_run(&self, flow: &str) {
+        self.low_priority_runs
+            .get_or_create(&FlowLabels { flow: flow.to_owned() })
+            .inc();
     }
 
     /// Counts one finished attempt of a triggered run.

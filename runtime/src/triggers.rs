@@ -281,8 +281,7 @@ impl Shared {
                 let state = self.state.clone();
                 let event = serde_json::to_value(&run.event).unwrap_or(Value::Null);
                 let (project, run_id) = (run.project.clone(), run.run_id.clone());
-                let runtime = self.state.runtime();
-                let executed = crate::api::run_blocking(runtime, &run.project, &run.flow_id, move || {
+                let executed = crate::api::run_blocking(&self.state, &run.project, &run.flow_id, move || {
                     let report = state.runtime().run(
                         &deployed.flow,
                         RunRequest {

@@ -679,3 +679,27 @@ fn spinning_flow_marked_heavy_healthy_not() {
     assert!(!runtime.is_heavy("hostile", "healthy"));
     assert!(!runtime.is_heavy("other-project", "spin"), "the mark belongs to one project");
 }
+
+#[test]
+fn heavy_flow_runs_at_low_priority_on_server() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let server = Server::start_with_env(dir.path(), &[("SLUICE_LOW_PRIORITY_CPU_MS", "5")]);
+    publish(&server, "fixture:spin", "acme/spin", json!({ "timeout_ms": 300 }));
+
+    // The first run uses about 300 ms of CPU and marks the flow, so the
+    // second one starts on a low-priority thread and still ends at its
+    // deadline.
+    for attempt in 1..=2 {
+        let (kind, message) = failed_step(&server, "spin", "acme/spin@1.0.0", json!({}), json!({}));
+        assert_eq!(kind, "timeout", "run {attempt}: {message}");
+    }
+
+    let (status, metrics) = server.call("GET", "/metrics", None, None);
+    assert_eq!(status, 200);
+    let text = metrics.as_str().unwrap_or_default();
+    assert!(
+        text.contains(r#"sluice_low_priority_runs_total{flow="spin"} 1"#),
+        "metrics:\n{text}"
+    );
+    server.stop();
+}

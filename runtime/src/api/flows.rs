@@ -230,7 +230,7 @@ impl AppState {
         let state = self.clone();
         let flow_id = deployed.flow.id.clone();
         let project_owned = project.to_owned();
-        let (report, stored) = run_blocking(self.runtime(), project, &flow_id, move || {
+        let (report, stored) = run_blocking(self, project, &flow_id, move || {
             let project = project_owned;
             let created = now_millis();
             let report = state.runtime().run(
@@ -342,7 +342,7 @@ async fn run_flow_async(State(state): State<AppState>, caller: Caller, ApiJson(b
     tracker.spawn(async move {
         let state_for_run = state.clone();
         let project_for_run = project.clone();
-        let result = run_blocking(state.runtime(), &project, &flow_id, move || {
+        let result = run_blocking(&state, &project, &flow_id, move || {
             let project = project_for_run;
             let _slot = slot;
             let stored = state_for_run.backend().insert_run(&queued);

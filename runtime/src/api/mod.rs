@@ -376,12 +376,13 @@ async fn license() -> axum::Json<Value> {
 ///
 /// Returns the closure's error, or a 500 when the thread panicked or could
 /// not start.
-pub(crate) async fn run_blocking<T, F>(runtime: &Runtime, project: &str, flow_id: &str, work: F) -> Result<T, error::ApiError>
+pub(crate) async fn run_blocking<T, F>(state: &AppState, project: &str, flow_id: &str, work: F) -> Result<T, error::ApiError>
 where
     F: FnOnce() -> Result<T, error::ApiError> + Send + 'static,
     T: Send + 'static,
 {
-    if runtime.is_heavy(project, flow_id) {
+    if state.runtime().is_heavy(project, flow_id) {
+        state.metrics().record_low_priority_run(flow_id);
         return crate::priority::run_low_priority(work)
             .await
             .map_err(error::ApiError::internal)?;
