@@ -323,8 +323,9 @@ impl ServerConfig {
     ///
     /// # Errors
     ///
-    /// Returns a message that names the invalid setting, where it came from
-    /// and the expected form, or that the config file is missing.
+    /// Returns a message that names the invalid setting and the expected
+    /// form, with where it came from for a value of the wrong type, or that
+    /// the config file is missing.
     pub fn load(file: Option<&Path>, flags: &FlagOverrides) -> Result<Self, String> {
         let mut figment = Figment::from(Serialized::defaults(Self::default()));
         if let Some(path) = file {
@@ -340,7 +341,9 @@ impl ServerConfig {
             .merge(Env::prefixed("SLUICE_").only(&ENV_KEYS))
             .merge(Serialized::defaults(flags));
         let config: Self = figment.extract().map_err(|err| {
-            let mut message = format!("invalid setting: {err}");
+            // figment names keys after its profile, as in "default.max_steps";
+            // the profile is not part of the setting's name.
+            let mut message = format!("invalid setting: {err}").replace("\"default.", "\"");
             if let Some(key) = err.path.first() {
                 message.push_str(&format!(" (setting `{key}`: {})", expected_form(key)));
             }
@@ -501,6 +504,20 @@ mod tests {
                 ServerConfig::load(None, &FlagOverrides::default()).expect_err("invalid number");
             assert!(err.contains("max_steps"), "message: {err}");
             assert!(err.contains("positive whole number"), "message: {err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn invalid_file_setting_is_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("sluice.toml", "low_priority_cpu_ms = \"abc\"")?;
+            let err = ServerConfig::load(Some(Path::new("sluice.toml")), &FlagOverrides::default())
+                .expect_err("invalid number");
+            assert!(err.contains("\"low_priority_cpu_ms\""), "message: {err}");
+            assert!(!err.contains("default."), "the figment profile is left out: {err}");
+            assert!(err.contains("sluice.toml"), "the message names the file: {err}");
+            assert!(err.contains("0 to keep every run at normal priority"), "message: {err}");
             Ok(())
         });
     }

@@ -113,10 +113,7 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     )
     .with_connectors(Arc::clone(&connectors))
     .with_published(published)
-    .with_heavy_flows(Arc::new(HeavyFlows::new(
-        (config.low_priority_cpu_ms > 0).then(|| Duration::from_millis(config.low_priority_cpu_ms)),
-        Duration::from_secs(config.low_priority_seconds),
-    )));
+    .with_heavy_flows(heavy_flows(&config));
     let state = AppState::new(
         Arc::clone(&backend),
         runtime,
@@ -177,6 +174,22 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     triggers.shutdown().await;
     tracing::info!("Sluice stopped");
     Ok(())
+}
+
+/// Returns the set of CPU-heavy flows the settings choose, and logs the
+/// choice once, because it changes how runs are scheduled.
+fn heavy_flows(config: &ServerConfig) -> Arc<HeavyFlows> {
+    let threshold = (config.low_priority_cpu_ms > 0).then(|| Duration::from_millis(config.low_priority_cpu_ms));
+    if threshold.is_some() {
+        tracing::info!(
+            low_priority_cpu_ms = config.low_priority_cpu_ms,
+            low_priority_seconds = config.low_priority_seconds,
+            "Flows whose runs use more CPU than `low_priority_cpu_ms` get low CPU priority for `low_priority_seconds`"
+        );
+    } else {
+        tracing::info!("`low_priority_cpu_ms` is 0, so every run keeps normal CPU priority");
+    }
+    Arc::new(HeavyFlows::new(threshold, Duration::from_secs(config.low_priority_seconds)))
 }
 
 /// File descriptors kept free for the store, the component cache and the
