@@ -266,7 +266,11 @@ impl Runtime {
         let span = tracing::info_span!("run", flow.id = %flow.id, run.id = %run_id, project.id = %request.project);
         let _entered = span.enter();
         let started = Instant::now();
-        let cpu_started = self.heavy_flows.as_ref().map(|_| thread_cpu_time());
+        let cpu_started = self
+            .heavy_flows
+            .as_ref()
+            .filter(|flows| flows.is_enabled())
+            .map(|_| thread_cpu_time());
         let run_timeout = self.run_timeout(flow);
         // A timeout too large for `Instant` arithmetic is treated as one year.
         let deadline = started

@@ -29,8 +29,9 @@ pub struct HeavyFlows {
     threshold: Option<Duration>,
     /// How long a flow stays marked after its last run above the threshold.
     window: Duration,
-    /// End of each marked flow's window.
-    marked_until: Mutex<HashMap<(String, String), Instant>>,
+    /// End of each marked flow's window, by project and then flow id, so a
+    /// lookup borrows the ids instead of copying them.
+    marked_until: Mutex<HashMap<String, HashMap<String, Instant>>>,
 }
 
 impl HeavyFlows {
@@ -42,6 +43,11 @@ impl HeavyFlows {
             window,
             marked_until: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Returns whether runs are measured and marked at all.
+    pub fn is_enabled(&self) -> bool {
+        self.threshold.is_some()
     }
 
     /// Records the CPU time of a finished run of `flow_id` and marks the flow
@@ -56,7 +62,9 @@ impl HeavyFlows {
         let until = Instant::now() + self.window;
         let newly_marked = self
             .lock()
-            .insert((project.to_owned(), flow_id.to_owned()), until)
+            .entry(project.to_owned())
+            .or_default()
+            .insert(flow_id.to_owned(), until)
             .is_none();
         if newly_marked {
             tracing::info!(
@@ -77,18 +85,23 @@ impl HeavyFlows {
             return false;
         }
         let mut marked = self.lock();
-        let key = (project.to_owned(), flow_id.to_owned());
-        match marked.get(&key) {
+        let Some(flows) = marked.get_mut(project) else {
+            return false;
+        };
+        match flows.get(flow_id) {
             Some(until) if *until > Instant::now() => true,
             Some(_) => {
-                marked.remove(&key);
+                flows.remove(flow_id);
+                if flows.is_empty() {
+                    marked.remove(project);
+                }
                 false
             }
             None => false,
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Instant>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashMap<String, Instant>>> {
         self.marked_until.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -120,8 +133,8 @@ where
     T: Send + 'static,
 {
     let (sender, receiver) = tokio::sync::oneshot::channel();
-    // The run sees the caller's tokio runtime, as on tokio's blocking pool,
-    // so the futures of its outgoing HTTP requests run there.
+    // The thread enters the caller's tokio runtime, as threads of tokio's
+    // blocking pool do, so the futures of outgoing HTTP requests run there.
     let runtime = tokio::runtime::Handle::try_current().ok();
     std::thread::Builder::new()
         .name("sluice-low-priority".to_owned())
