@@ -340,10 +340,11 @@ impl ServerConfig {
         figment = figment
             .merge(Env::prefixed("SLUICE_").only(&ENV_KEYS))
             .merge(Serialized::defaults(flags));
-        let config: Self = figment.extract().map_err(|err| {
-            // figment names keys after its profile, as in "default.max_steps";
-            // the profile is not part of the setting's name.
-            let mut message = format!("invalid setting: {err}").replace("\"default.", "\"");
+        let config: Self = figment.extract().map_err(|mut err| {
+            // Without a profile figment leaves out its own key name, such as
+            // "default.max_steps", so the setting is named once, below.
+            err.profile = None;
+            let mut message = format!("invalid setting: {err}");
             if let Some(key) = err.path.first() {
                 message.push_str(&format!(" (setting `{key}`: {})", expected_form(key)));
             }
@@ -514,7 +515,7 @@ mod tests {
             jail.create_file("sluice.toml", "low_priority_cpu_ms = \"abc\"")?;
             let err = ServerConfig::load(Some(Path::new("sluice.toml")), &FlagOverrides::default())
                 .expect_err("invalid number");
-            assert!(err.contains("\"low_priority_cpu_ms\""), "message: {err}");
+            assert!(err.contains("`low_priority_cpu_ms`"), "message: {err}");
             assert!(!err.contains("default."), "the figment profile is left out: {err}");
             assert!(err.contains("sluice.toml"), "the message names the file: {err}");
             assert!(err.contains("0 to keep every run at normal priority"), "message: {err}");
