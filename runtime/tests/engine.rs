@@ -330,8 +330,8 @@ fn host_call_flood_hits_call_limit() {
     assert_host_still_works();
 }
 
-/// A guest that ignores the error of its calls would go on calling for
-/// days; the broken limit traps, so the step ends long before its deadline.
+/// A guest that ignores the errors of its calls would go on calling for
+/// days. The broken limit traps, so the step ends long before its deadline.
 #[test]
 fn host_call_limit_stops_guest_at_once() {
     let deadline = Duration::from_secs(20);

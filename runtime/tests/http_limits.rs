@@ -1,8 +1,8 @@
 //! Header abuse and slow clients against `sluice serve` on loopback, sent
-//! over raw TCP: huge and repeated headers, a huge request line, a client
-//! that trickles its head or its body, one that sends nothing, and more
-//! connections than the server allows. The server must respond with 431 or
-//! 408 or close the connection, and keep serving.
+//! over raw TCP. The cases are huge and repeated headers, a huge request
+//! line, a client that trickles its head or its body, one that sends nothing,
+//! and more connections than the server allows. The server must respond with
+//! 431 or 408, close the connection or make it wait, and keep serving.
 
 mod common;
 

@@ -222,9 +222,9 @@ impl AppState {
 
     /// Runs a flow to its end and stores the run with its trace.
     ///
-    /// The run and its slot live on the blocking thread, so a client that
-    /// disconnects does not stop the run, and the slot stays taken until the
-    /// run is stored.
+    /// The run executes on a blocking thread and queues its record there, so a
+    /// client that disconnects does not stop the run or lose its record. The
+    /// slot goes with the record and stays taken until the record is stored.
     pub(super) async fn execute(&self, project: &str, deployed: Arc<DeployedFlow>, input: Map<String, Value>, run_id: String) -> Result<RunReport, ApiError> {
         let slot = self.run_slot(project)?;
         let state = self.clone();
@@ -250,7 +250,7 @@ impl AppState {
         })
         .await?;
         // The response waits for the record, so the client can load the run
-        // by its id as soon as it has the answer.
+        // by its id as soon as it receives the response.
         if let Err(err) = stored.wait().await {
             tracing::error!(run.id = %report.run_id, error = %err, "Failed to store a finished run");
         }

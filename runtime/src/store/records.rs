@@ -119,7 +119,7 @@ pub trait RunStore: Send + Sync {
     fn insert_run(&self, run: &RunRecord) -> Result<(), StoreError>;
     /// Stores several new runs, in one transaction where the store has them.
     ///
-    /// The result holds one entry per run, in order: a run whose id exists
+    /// The result has one entry per run, in order: a run whose id exists
     /// fails alone with [`StoreError::Conflict`] and the others are stored.
     ///
     /// # Errors

@@ -245,11 +245,11 @@ fn configure_writer(connection: Connection, path: &Path) -> Result<Connection, S
 
 /// Settings of every connection, the writer's and each reader's.
 ///
-/// The bundled SQLite is built with `SQLITE_ENABLE_STAT4`, under which a
+/// The bundled SQLite is built with `SQLITE_ENABLE_STAT4`. Under it, a
 /// statement whose plan may depend on a bound value is compiled again each
-/// time new values are bound, so a cached statement gave no saving: the
-/// parser took about a quarter of the server's CPU under the load bench.
-/// The query planner stability guarantee keeps one plan per statement.
+/// time new values are bound, so caching it saved nothing, and the parser
+/// took about a quarter of the server's CPU under the load bench. The query
+/// planner stability guarantee keeps one plan per statement.
 fn set_up_connection(connection: &Connection) -> rusqlite::Result<()> {
     connection.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
