@@ -7,8 +7,8 @@
 //! absence of panics:
 //! - no body makes the server fail with a 5xx status;
 //! - every response body is JSON, and every error has Descope's error shape;
-//! - `parse_body` accepts exactly the bodies that are blank, or JSON that
-//!   nests no deeper than `MAX_JSON_DEPTH`.
+//! - `parse_body` accepts exactly the bodies that are blank, or a JSON
+//!   object that nests no deeper than `MAX_JSON_DEPTH`.
 //!
 //! This target compiles wasmtime with coverage instrumentation, which takes
 //! long on a small machine. docs/security.md gives the measured time.
@@ -23,12 +23,12 @@ use http_body_util::BodyExt as _;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 use sluice::api::auth::hash_secret;
-use sluice::api::json::{MAX_JSON_DEPTH, parse_body};
 use sluice::api::{ApiSettings, AppState, router};
 use sluice::engine::{Engine, EngineSettings};
 use sluice::executor::{RunSettings, Runtime};
 use sluice::registry::ComponentRegistry;
 use sluice::store::{ManagementKey, ProjectStore, SqliteStore};
+use sluice_fuzz::check_parse_body;
 use tower::ServiceExt as _;
 
 const PROJECT: &str = "P-fuzz";
@@ -195,36 +195,5 @@ fn send_body(data: &[u8]) {
                 "{method} {path} returned {status} without `{field}`: {response}"
             );
         }
-    }
-}
-
-/// Checks that `parse_body` reads a blank body as `{}` and otherwise accepts
-/// exactly the bodies that serde_json parses as one JSON value nesting no
-/// deeper than `MAX_JSON_DEPTH`.
-fn check_parse_body(body: &[u8]) {
-    let decoded = parse_body::<Value>(body);
-    if body.iter().all(u8::is_ascii_whitespace) {
-        assert_eq!(decoded.ok(), Some(json!({})));
-        return;
-    }
-    let expected = serde_json::from_slice::<Value>(body)
-        .map_err(|error| error.to_string())
-        .and_then(|value| {
-            let depth = nesting(&value);
-            if depth > MAX_JSON_DEPTH { Err(format!("nests {depth} levels")) } else { Ok(value) }
-        });
-    match (decoded, expected) {
-        (Ok(decoded), Ok(expected)) => assert_eq!(decoded, expected),
-        (Err(error), Err(_)) => assert_eq!(error.status, StatusCode::BAD_REQUEST),
-        (decoded, expected) => panic!("parse_body returned {decoded:?}, serde_json returned {expected:?}"),
-    }
-}
-
-/// Returns how many arrays and objects nest in `value`, itself included.
-fn nesting(value: &Value) -> usize {
-    match value {
-        Value::Array(items) => 1 + items.iter().map(nesting).max().unwrap_or(0),
-        Value::Object(fields) => 1 + fields.values().map(nesting).max().unwrap_or(0),
-        _ => 0,
     }
 }

@@ -2,6 +2,8 @@
 
 use serde_json::{Value, json};
 use sluice_flow::{ComponentCatalog, World};
+use sluice_model::BodyError;
+use sluice_model::json::{MAX_JSON_DEPTH, parse_body};
 
 /// Components a fuzzed flow may use, with their worlds: the built-ins and a
 /// few third-party references, like the catalog of `sluice-flow`'s tests.
@@ -78,4 +80,47 @@ pub fn sample_context() -> Value {
         "actions": {"load": {"userId": "U1"}},
         "connectors": {"crm": {"items": [1, 2, 3]}}
     })
+}
+
+/// Checks that `parse_body` reads a blank body as `{}` and otherwise accepts
+/// exactly the bodies that serde_json parses as one JSON object nesting no
+/// deeper than `MAX_JSON_DEPTH`. Returns the value when it is accepted.
+pub fn check_parse_body(body: &[u8]) -> Option<Value> {
+    let decoded = parse_body::<Value>(body);
+    if body.iter().all(u8::is_ascii_whitespace) {
+        assert_eq!(decoded, Ok(json!({})));
+        return decoded.ok();
+    }
+    let expected = serde_json::from_slice::<Value>(body)
+        .map_err(|error| error.to_string())
+        .and_then(|value| {
+            let depth = nesting(&value);
+            if depth > MAX_JSON_DEPTH {
+                Err(format!("nests {depth} levels"))
+            } else if !value.is_object() {
+                Err("is not an object".to_owned())
+            } else {
+                Ok(value)
+            }
+        });
+    match (decoded, expected) {
+        (Ok(decoded), Ok(expected)) => {
+            assert_eq!(decoded, expected);
+            Some(decoded)
+        }
+        (Err(BodyError::Malformed(message)), Err(_)) => {
+            assert!(!message.is_empty());
+            None
+        }
+        (decoded, expected) => panic!("parse_body returned {decoded:?}, serde_json returned {expected:?}"),
+    }
+}
+
+/// Returns how many arrays and objects nest in `value`, itself included.
+pub fn nesting(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(nesting).max().unwrap_or(0),
+        Value::Object(fields) => 1 + fields.values().map(nesting).max().unwrap_or(0),
+        _ => 0,
+    }
 }

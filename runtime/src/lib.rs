@@ -17,7 +17,8 @@ pub mod metrics;
 pub mod oauth;
 pub mod priority;
 pub mod publish;
-pub mod model;
+/// Identity records as the host stores them and as the API returns them.
+pub use sluice_model::identity as model;
 pub mod registry;
 pub mod secrets;
 pub mod server;

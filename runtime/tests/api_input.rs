@@ -240,6 +240,16 @@ async fn wrong_types_name_the_field() {
             "options.input",
         ),
         (
+            "/v1/mgmt/flow/run",
+            json!({ "flowId": "x", "tenant": { "id": "t1" } }),
+            "tenant",
+        ),
+        (
+            "/v1/mgmt/flow/run",
+            json!({ "flowId": "x", "input": [1, 2] }),
+            "input",
+        ),
+        (
             "/v1/mgmt/flow/rollback",
             json!({ "flowId": "x", "version": "one" }),
             "version",
@@ -311,6 +321,30 @@ async fn wrong_types_name_the_field() {
     }
     assert_eq!(app.user_count(), 0);
     assert_eq!(app.audit_count(), 0);
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_objects_get_400() {
+    let app = test_app();
+    let paths = ["/v1/mgmt/user/create", "/v1/mgmt/flow/runs/replay", "/v1/mgmt/tenant/search"];
+    let bodies = [
+        (json!([]), "an array"),
+        (json!(["ada@acme.com"]), "an array"),
+        (json!("ada@acme.com"), "a string"),
+        (json!(7), "a number"),
+        (Value::Null, "null"),
+    ];
+    for path in paths {
+        for (body, kind) in &bodies {
+            let (status, response) = app.post(path, body).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path} {body}: {response}");
+            assert!(
+                message(&response).starts_with(&format!("request body must be a JSON object, got {kind};")),
+                "{path} {body}: {response}"
+            );
+        }
+    }
+    assert_eq!(app.user_count(), 0);
 }
 
 /// Creates a user with `login_id` as its login id and display name and

@@ -8,6 +8,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use sluice_model::BodyError;
 
 use crate::store::StoreError;
 
@@ -167,6 +168,17 @@ impl ApiError {
             "Internal error",
             "the server failed to handle the request; the details are in its log",
         )
+    }
+}
+
+impl From<BodyError> for ApiError {
+    fn from(err: BodyError) -> Self {
+        match err {
+            BodyError::Malformed(message) => Self::bad_request(message),
+            BodyError::Missing { field, hint: None } => Self::missing(&field),
+            BodyError::Missing { field, hint: Some(hint) } => Self::missing_with_hint(&field, hint),
+            BodyError::Invalid(message) => Self::invalid(message),
+        }
     }
 }
 

@@ -7,9 +7,11 @@ use std::sync::atomic::Ordering;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use sluice_flow::CompiledFlow;
+use sluice_model::body::flows::{
+    DeleteBody, ExecutionBody, FlowVersionBody, ImportBody, ListRunsBody, ReplayBody, RunBody,
+};
 
 use super::auth::Caller;
 use super::error::ApiError;
@@ -58,44 +60,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/mgmt/flow/runs/replay", post(replay_runs))
 }
 
-/// Run options; Node and Go SDKs nest them under `options`, the Python SDK
-/// sends them at the top level.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RunOptions {
-    #[serde(default)]
-    input: Option<Map<String, Value>>,
-    #[serde(default)]
-    tenant: Option<String>,
-    #[serde(default)]
-    preview: Option<bool>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RunBody {
-    #[serde(default)]
-    flow_id: Option<String>,
-    #[serde(default)]
-    options: Option<RunOptions>,
-    #[serde(flatten)]
-    flat: RunOptions,
-}
-
-/// The parts of a run request: flow id, inputs and tenant.
-type RunParts = (String, Map<String, Value>, Option<String>);
-
-impl RunBody {
-    fn into_parts(self) -> Result<RunParts, ApiError> {
-        let flow_id = self.flow_id.filter(|id| !id.is_empty()).ok_or_else(|| ApiError::missing("flowId"))?;
-        let nested = self.options.unwrap_or_default();
-        let input = nested.input.or(self.flat.input).unwrap_or_default();
-        let tenant = nested.tenant.or(self.flat.tenant);
-        // `preview` requests a dry run in Descope; Sluice runs every call.
-        let _ = nested.preview.or(self.flat.preview);
-        Ok((flow_id, input, tenant))
-    }
-}
 
 impl AppState {
     /// Returns the compiled active version of a flow, compiling it on first use.
@@ -376,13 +340,6 @@ async fn run_flow_async(State(state): State<AppState>, caller: Caller, ApiJson(b
     Ok(Json(json!({ "executionId": run_id })))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ExecutionBody {
-    #[serde(default)]
-    execution_id: Option<String>,
-}
-
 async fn async_result(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<ExecutionBody>) -> Result<Json<Value>, ApiError> {
     let run_id = body.execution_id.filter(|id| !id.is_empty()).ok_or_else(|| ApiError::missing("executionId"))?;
     let backend = state.backend();
@@ -419,12 +376,6 @@ async fn list_flows(State(state): State<AppState>, caller: Caller) -> Result<Jso
     Ok(Json(json!({ "total": summaries.len(), "flows": summaries })))
 }
 
-#[derive(Debug, Deserialize)]
-struct DeleteBody {
-    #[serde(default)]
-    ids: Vec<String>,
-}
-
 async fn delete_flows(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<DeleteBody>) -> Result<Json<Value>, ApiError> {
     if body.ids.is_empty() {
         return Err(ApiError::missing("ids"));
@@ -445,15 +396,6 @@ async fn delete_flows(State(state): State<AppState>, caller: Caller, ApiJson(bod
     Ok(Json(json!({})))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ImportBody {
-    #[serde(default)]
-    flow_id: Option<String>,
-    #[serde(default)]
-    flow: Option<Value>,
-}
-
 async fn import_flow(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<ImportBody>) -> Result<Json<Value>, ApiError> {
     let document = body.flow.ok_or_else(|| ApiError::missing("flow"))?;
     if let Some(flow_id) = &body.flow_id {
@@ -466,15 +408,6 @@ async fn import_flow(State(state): State<AppState>, caller: Caller, ApiJson(body
     }
     let deployed = state.deploy(&caller.project, document).await?;
     Ok(Json(json!({ "flowId": deployed.flow_id, "version": deployed.version })))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct FlowVersionBody {
-    #[serde(default)]
-    flow_id: Option<String>,
-    #[serde(default)]
-    version: Option<u32>,
 }
 
 async fn export_flow(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<FlowVersionBody>) -> Result<Json<Value>, ApiError> {
@@ -518,15 +451,6 @@ async fn rollback_flow(State(state): State<AppState>, caller: Caller, ApiJson(bo
     state.forget_flow(&caller.project, &flow_id);
     tracing::info!(project.id = %caller.project, flow.id = %flow_id, flow.version = version, "Rolled back flow");
     Ok(Json(json!({ "flowId": activated.flow_id, "version": activated.version })))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ListRunsBody {
-    #[serde(default)]
-    flow_id: Option<String>,
-    #[serde(default)]
-    limit: Option<u32>,
 }
 
 /// Most runs one list call returns.
@@ -584,15 +508,6 @@ async fn dead_runs(State(state): State<AppState>, caller: Caller, ApiJson(body):
         })
         .collect();
     Ok(Json(json!({ "runs": listed })))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ReplayBody {
-    #[serde(default)]
-    run_id: Option<String>,
-    #[serde(default)]
-    all: bool,
 }
 
 async fn replay_runs(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<ReplayBody>) -> Result<Json<Value>, ApiError> {

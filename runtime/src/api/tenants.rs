@@ -10,12 +10,12 @@ use axum::extract::{Query, State};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
+use sluice_model::body::tenants::{DeleteBody, SearchBody, TenantFields};
 
 use super::auth::Caller;
 use super::error::ApiError;
 use super::json::ApiJson;
-use super::users::attributes_match;
 use super::{AppState, blocking};
 use crate::model::Tenant;
 
@@ -28,27 +28,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/mgmt/tenant/patch", patch(patch_tenant))
         .route("/v1/mgmt/tenant/delete", post(delete_tenant))
         .route("/v1/mgmt/tenant/search", post(search_tenants))
-}
-
-/// Fields of the create, update and patch bodies. The Python SDK sends
-/// `"id": null` on create when the caller gives no id.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TenantFields {
-    id: Option<String>,
-    name: Option<String>,
-    self_provisioning_domains: Option<Vec<String>>,
-    custom_attributes: Option<Map<String, Value>>,
-}
-
-impl TenantFields {
-    fn required_id(&self) -> Result<String, ApiError> {
-        self.id.clone().filter(|id| !id.is_empty()).ok_or_else(|| ApiError::missing("id"))
-    }
-
-    fn required_name(&self) -> Result<String, ApiError> {
-        self.name.clone().filter(|name| !name.is_empty()).ok_or_else(|| ApiError::missing("name"))
-    }
 }
 
 /// Creates a tenant and returns `{"id"}`. The store generates the id when
@@ -130,11 +109,6 @@ where
     Ok(Json(json!({})))
 }
 
-#[derive(Debug, Deserialize)]
-struct DeleteBody {
-    id: Option<String>,
-}
-
 /// Deletes a tenant and removes it from every user. The SDK's `cascade`
 /// flag is accepted and ignored, because the store always removes the
 /// memberships.
@@ -176,37 +150,6 @@ async fn load_all_tenants(State(state): State<AppState>, caller: Caller) -> Resu
     let project = caller.project.clone();
     let tenants = blocking(move || Ok(backend.list_tenants(&project)?)).await?;
     Ok(Json(json!({ "tenants": tenants })))
-}
-
-/// Search filters as the Python SDK's `search_all` sends them, each one
-/// `null` when unset.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SearchBody {
-    tenant_ids: Option<Vec<String>>,
-    tenant_names: Option<Vec<String>>,
-    tenant_self_provisioning_domains: Option<Vec<String>>,
-    custom_attributes: Option<Map<String, Value>>,
-}
-
-impl SearchBody {
-    /// Returns whether the tenant passes every filter. Ids and names match
-    /// exactly, domains match when the tenant has any of them.
-    fn matches(&self, tenant: &Tenant) -> bool {
-        let id_match = self.tenant_ids.as_ref().is_none_or(|ids| ids.is_empty() || ids.contains(&tenant.id));
-        let name_match = self
-            .tenant_names
-            .as_ref()
-            .is_none_or(|names| names.is_empty() || names.contains(&tenant.name));
-        let domain_match = self.tenant_self_provisioning_domains.as_ref().is_none_or(|domains| {
-            domains.is_empty() || tenant.self_provisioning_domains.iter().any(|domain| domains.contains(domain))
-        });
-        let attribute_match = self
-            .custom_attributes
-            .as_ref()
-            .is_none_or(|filter| attributes_match(&tenant.custom_attributes, filter));
-        id_match && name_match && domain_match && attribute_match
-    }
 }
 
 /// Searches tenants: `{"tenants": [...]}` ordered by id, without paging,

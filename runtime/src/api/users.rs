@@ -17,7 +17,13 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::{AppState, blocking};
-use crate::model::{MAX_PAGE_SIZE, NewUser, User, UserQuery, UserStatus, UserTenant};
+use sluice_model::body::users::{
+    ContactBody, CreateBatchBody, CustomAttributeBody, DeleteBody, LoginIdBody, NameBody, PatchBatchBody, RolesBody, SearchBody,
+    StatusBody, TenantBody, UserFields, UserIdsBody, attributes_match,
+};
+use sluice_model::error::required;
+
+use crate::model::{MAX_PAGE_SIZE, User, UserQuery, UserStatus, UserTenant};
 use crate::store::{Backend, StoreError};
 
 /// Audit action of a change to a user's fields, login ids, roles or tenants.
@@ -57,179 +63,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/mgmt/user/update/tenant/remove", post(remove_tenant))
 }
 
-/// Returns `value` when it is present and not empty.
-fn required(value: Option<String>, field: &str) -> Result<String, ApiError> {
-    value.filter(|value| !value.is_empty()).ok_or_else(|| ApiError::missing(field))
-}
-
 fn user_response(user: &User) -> Json<Value> {
     Json(json!({ "user": user }))
-}
-
-/// A tenant membership in a request body.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TenantRoles {
-    tenant_id: Option<String>,
-    role_names: Option<Vec<String>>,
-}
-
-/// User fields of the create, update and patch bodies.
-///
-/// Fields of Descope's users that Sluice does not store (`middleName`,
-/// `picture`, `ssoAppIds`, `password`, `test`, invitation settings) are
-/// accepted and ignored.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UserFields {
-    login_id: Option<String>,
-    additional_login_ids: Option<Vec<String>>,
-    email: Option<String>,
-    phone: Option<String>,
-    /// The Python SDK sends `displayName`, and responses carry it as `name`.
-    #[serde(alias = "name")]
-    display_name: Option<String>,
-    given_name: Option<String>,
-    family_name: Option<String>,
-    status: Option<UserStatus>,
-    verified_email: Option<bool>,
-    verified_phone: Option<bool>,
-    role_names: Option<Vec<String>>,
-    user_tenants: Option<Vec<TenantRoles>>,
-    custom_attributes: Option<Map<String, Value>>,
-    /// Create only: the user starts as `invited` unless `status` is given.
-    invite: Option<bool>,
-}
-
-impl UserFields {
-    /// Checks the fields and returns the login id. `path` prefixes field
-    /// names in errors, such as `users[2].` in a batch.
-    fn check(&self, path: &str) -> Result<String, ApiError> {
-        let login_id = required(self.login_id.clone(), &format!("{path}loginId"))?;
-        for (index, membership) in self.user_tenants.iter().flatten().enumerate() {
-            if membership.tenant_id.as_deref().is_none_or(str::is_empty) {
-                return Err(ApiError::missing(&format!("{path}userTenants[{index}].tenantId")));
-            }
-        }
-        Ok(login_id)
-    }
-
-    /// Returns the requested tenant memberships. Call [`Self::check`] first,
-    /// because it rejects a membership without a tenant id.
-    fn memberships(&self) -> Option<Vec<UserTenant>> {
-        self.user_tenants.as_ref().map(|memberships| {
-            memberships
-                .iter()
-                .map(|membership| UserTenant {
-                    tenant_id: membership.tenant_id.clone().unwrap_or_default(),
-                    tenant_name: String::new(),
-                    role_names: membership.role_names.clone().unwrap_or_default(),
-                })
-                .collect()
-        })
-    }
-
-    fn into_new_user(self, path: &str) -> Result<NewUser, ApiError> {
-        let login_id = self.check(path)?;
-        let user_tenants = self.memberships().unwrap_or_default();
-        let status = match (self.status, self.invite) {
-            (Some(status), _) => Some(status),
-            (None, Some(true)) => Some(UserStatus::Invited),
-            (None, _) => None,
-        };
-        Ok(NewUser {
-            login_id,
-            additional_login_ids: self.additional_login_ids.unwrap_or_default(),
-            email: self.email,
-            phone: self.phone,
-            name: self.display_name,
-            given_name: self.given_name,
-            family_name: self.family_name,
-            status,
-            verified_email: self.verified_email.unwrap_or(false),
-            verified_phone: self.verified_phone.unwrap_or(false),
-            role_names: self.role_names.unwrap_or_default(),
-            user_tenants,
-            custom_attributes: self.custom_attributes.unwrap_or_default(),
-        })
-    }
-
-    /// Replaces the user's fields with these, as Descope's update does:
-    /// an absent field clears the stored value.
-    ///
-    /// NOTE: Three fields keep their stored value when absent, because the
-    /// Python SDK's `update` sends them only when set: `status`, the
-    /// verified flags and `additionalLoginIds`.
-    fn replace(&self, login_id: &str, user: &mut User) {
-        if let Some(additional) = &self.additional_login_ids {
-            user.login_ids = std::iter::once(login_id.to_owned()).chain(additional.iter().cloned()).collect();
-        }
-        user.email.clone_from(&self.email);
-        user.phone.clone_from(&self.phone);
-        user.name.clone_from(&self.display_name);
-        user.given_name.clone_from(&self.given_name);
-        user.family_name.clone_from(&self.family_name);
-        if let Some(status) = self.status {
-            user.status = status;
-        }
-        if let Some(verified) = self.verified_email {
-            user.verified_email = verified;
-        }
-        if let Some(verified) = self.verified_phone {
-            user.verified_phone = verified;
-        }
-        user.role_names = self.role_names.clone().unwrap_or_default();
-        user.user_tenants = self.memberships().unwrap_or_default();
-        user.custom_attributes = self.custom_attributes.clone().unwrap_or_default();
-    }
-
-    /// Sets the fields that are present and leaves the others as stored.
-    /// An empty text value removes the field.
-    fn apply_patch(&self, user: &mut User) {
-        if let Some(additional) = &self.additional_login_ids {
-            let primary = user.login_ids.first().cloned().unwrap_or_default();
-            user.login_ids = std::iter::once(primary).chain(additional.iter().cloned()).collect();
-        }
-
-        let texts = [
-            (&self.email, &mut user.email),
-            (&self.phone, &mut user.phone),
-            (&self.display_name, &mut user.name),
-            (&self.given_name, &mut user.given_name),
-            (&self.family_name, &mut user.family_name),
-        ];
-        for (requested, stored) in texts {
-            if let Some(value) = requested {
-                *stored = Some(value.clone()).filter(|value| !value.is_empty());
-            }
-        }
-
-        if let Some(status) = self.status {
-            user.status = status;
-        }
-        if let Some(verified) = self.verified_email {
-            user.verified_email = verified;
-        }
-        if let Some(verified) = self.verified_phone {
-            user.verified_phone = verified;
-        }
-
-        if let Some(roles) = &self.role_names {
-            user.role_names.clone_from(roles);
-        }
-        if let Some(memberships) = self.memberships() {
-            user.user_tenants = memberships;
-        }
-
-        // NOTE: Custom attributes are merged key by key, so a patch never drops
-        // an attribute it does not name; Descope's own merge rule is not
-        // documented in its SDK.
-        if let Some(attributes) = &self.custom_attributes {
-            for (key, value) in attributes {
-                user.custom_attributes.insert(key.clone(), value.clone());
-            }
-        }
-    }
 }
 
 /// Loads the user with `login_id`, applies `change` in the store's
@@ -283,12 +118,6 @@ async fn load_user(
     Ok(user_response(&user))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UserIdsBody {
-    user_ids: Option<Vec<String>>,
-}
-
 /// Loads users by user id. Ids of users that do not exist are left out,
 /// so the response may list fewer users than requested.
 async fn load_users(
@@ -325,12 +154,6 @@ async fn create_user(
     let actor = caller.actor();
     let user = blocking(move || Ok(backend.create_user(&project, new_user, &actor)?)).await?;
     Ok(user_response(&user))
-}
-
-#[derive(Debug, Deserialize)]
-struct CreateBatchBody {
-    users: Option<Vec<UserFields>>,
-    invite: Option<bool>,
 }
 
 /// Creates each user on its own: a user the store rejects (a taken login
@@ -394,11 +217,6 @@ async fn patch_user(
     .await
 }
 
-#[derive(Debug, Deserialize)]
-struct PatchBatchBody {
-    users: Option<Vec<UserFields>>,
-}
-
 /// Patches each user on its own, as [`create_users`] creates them: a user
 /// the store rejects is listed in `failedUsers` and the others are still
 /// patched.
@@ -436,13 +254,6 @@ async fn patch_users(
     })
     .await?;
     Ok(Json(json!({ "patchedUsers": patched, "failedUsers": failed })))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DeleteBody {
-    login_id: Option<String>,
-    user_id: Option<String>,
 }
 
 /// Deletes the user named by `loginId` or, as `delete_by_user_id` sends it,
@@ -496,26 +307,6 @@ async fn delete_users(
     Ok(Json(json!({})))
 }
 
-/// Search filters as the Python SDK's `search_all` sends them. Filters the
-/// SDK has and Sluice does not (`sort`, time ranges, `ssoAppIds`,
-/// `tenantRoleNames`, families, lock reasons) are ignored.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SearchBody {
-    tenant_ids: Option<Vec<String>>,
-    role_names: Option<Vec<String>>,
-    statuses: Option<Vec<UserStatus>>,
-    text: Option<String>,
-    login_ids: Option<Vec<String>>,
-    user_ids: Option<Vec<String>>,
-    emails: Option<Vec<String>>,
-    phones: Option<Vec<String>>,
-    custom_attributes: Option<Map<String, Value>>,
-    page: Option<u32>,
-    limit: Option<u32>,
-    test_users_only: Option<bool>,
-}
-
 /// The filters of a search that [`UserQuery`] has no field for, applied
 /// after the store's own filters.
 #[derive(Debug, Default)]
@@ -538,17 +329,6 @@ impl ExtraFilters {
             && listed(&self.phones, user.phone.as_ref())
             && attributes_match(&user.custom_attributes, &self.custom_attributes)
     }
-}
-
-/// Returns whether `attributes` has every key of `filter` with a matching
-/// value: an equal value, or one of the values when the filter is an array.
-pub(super) fn attributes_match(attributes: &Map<String, Value>, filter: &Map<String, Value>) -> bool {
-    filter.iter().all(|(key, wanted)| {
-        attributes.get(key).is_some_and(|actual| match wanted {
-            Value::Array(options) => actual == wanted || options.contains(actual),
-            _ => actual == wanted,
-        })
-    })
 }
 
 /// Returns one page of the users that match `query` and `extra`, and the
@@ -619,13 +399,6 @@ async fn search_users(
     Ok(Json(json!({ "users": users, "total": total })))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StatusBody {
-    login_id: Option<String>,
-    status: Option<UserStatus>,
-}
-
 /// Enables or disables a user. The statuses `invited` and `expired` come
 /// from invitations, so this call rejects them.
 async fn update_status(
@@ -646,13 +419,6 @@ async fn update_status(
         Ok(())
     })
     .await
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct LoginIdBody {
-    login_id: Option<String>,
-    new_login_id: Option<String>,
 }
 
 /// Replaces one login id of a user in place, or removes it when
@@ -679,17 +445,6 @@ async fn update_login_id(
         Ok(())
     })
     .await
-}
-
-/// Body of the email and phone updates. `failOnConflict` is accepted and
-/// ignored, because Sluice does not turn an email or phone into a login id.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ContactBody {
-    login_id: Option<String>,
-    email: Option<String>,
-    phone: Option<String>,
-    verified: Option<bool>,
 }
 
 /// Returns the new verified flag: as requested, else unchanged for the
@@ -730,15 +485,6 @@ async fn update_phone(
     .await
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct NameBody {
-    login_id: Option<String>,
-    display_name: Option<String>,
-    given_name: Option<String>,
-    family_name: Option<String>,
-}
-
 /// Sets the name fields present in the body, because the SDK leaves out
 /// the ones the caller did not pass. An empty value removes the field.
 async fn update_name(
@@ -763,14 +509,6 @@ async fn update_name(
     .await
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CustomAttributeBody {
-    login_id: Option<String>,
-    attribute_key: Option<String>,
-    attribute_value: Option<Value>,
-}
-
 async fn update_custom_attribute(
     State(state): State<AppState>,
     caller: Caller,
@@ -784,16 +522,6 @@ async fn update_custom_attribute(
         Ok(())
     })
     .await
-}
-
-/// Body of the role calls: project roles without `tenantId`, the roles
-/// inside that tenant with it.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RolesBody {
-    login_id: Option<String>,
-    tenant_id: Option<String>,
-    role_names: Option<Vec<String>>,
 }
 
 /// The change a role call makes to the role list.
@@ -853,13 +581,6 @@ async fn add_roles(State(state): State<AppState>, caller: Caller, ApiJson(body):
 
 async fn remove_roles(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<RolesBody>) -> Result<Json<Value>, ApiError> {
     change_roles(state, caller, body, RoleChange::Remove).await
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TenantBody {
-    login_id: Option<String>,
-    tenant_id: Option<String>,
 }
 
 /// Adds a tenant membership with no roles. Adding an existing membership

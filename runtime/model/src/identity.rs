@@ -462,6 +462,6 @@ fn audit_text_matches(event: &AuditEvent, needle_lowercase: &str) -> bool {
 /// lower case (Unicode lower case, as [`str::to_lowercase`] defines it).
 /// The SQLite store runs this same function inside its queries, so both
 /// stores match text the same way.
-pub(crate) fn contains_ignoring_case(haystack: &str, needle_lowercase: &str) -> bool {
+pub fn contains_ignoring_case(haystack: &str, needle_lowercase: &str) -> bool {
     haystack.to_lowercase().contains(needle_lowercase)
 }
