@@ -1,6 +1,7 @@
 //! Conversions between the WIT records and the host's model types.
 
 use serde_json::{Map, Value};
+use sluice_model::json::json_type_name;
 
 use crate::engine::bindings::types as wit;
 use crate::model;
@@ -20,18 +21,6 @@ pub(crate) fn parse_object(json: &str, what: &str) -> Result<Map<String, Value>,
         Err(err) => Err(wit::StepError::InvalidConfig(format!(
             "{what} is not valid JSON: {err}"
         ))),
-    }
-}
-
-/// Returns the JSON type name of a value, for messages.
-pub(crate) fn json_type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
