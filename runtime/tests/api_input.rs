@@ -326,7 +326,15 @@ async fn wrong_types_name_the_field() {
 #[tokio::test]
 async fn bodies_that_are_not_objects_get_400() {
     let app = test_app();
-    let paths = ["/v1/mgmt/user/create", "/v1/mgmt/flow/runs/replay", "/v1/mgmt/tenant/search"];
+    let paths = [
+        "/v1/mgmt/user/create",
+        "/v1/mgmt/flow/runs/replay",
+        "/v1/mgmt/tenant/search",
+        "/v1/mgmt/flow/list",
+        "/v1/mgmt/connector/list",
+        "/v1/mgmt/component/list",
+        "/v1/mgmt/mcp/server/list",
+    ];
     let bodies = [
         (json!([]), "an array"),
         (json!(["ada@acme.com"]), "an array"),
@@ -344,6 +352,38 @@ async fn bodies_that_are_not_objects_get_400() {
             );
         }
     }
+    assert_eq!(app.user_count(), 0);
+}
+
+#[tokio::test]
+async fn unknown_routes_get_json_errors() {
+    let app = test_app();
+    let (status, response) = app.send_bytes(Method::POST, "/v1/mgmt/no/such/route", b"{}".to_vec()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(response["errorCode"], "S040400");
+    assert!(message(&response).contains("`POST /v1/mgmt/no/such/route`"), "{response}");
+
+    let (status, response) = app.send_bytes(Method::GET, "/v1/mgmt/flow/run", Vec::new()).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(response["errorCode"], "S040500");
+    assert!(message(&response).contains("`/v1/mgmt/flow/run` does not take `GET`"), "{response}");
+}
+
+#[tokio::test]
+async fn declared_oversized_body_gets_413_early() {
+    let app = test_app();
+    // The declared length is over the 1 MiB limit, but only two bytes follow:
+    // the server rejects the request from the header without waiting.
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/v1/mgmt/user/create")
+        .header(header::AUTHORIZATION, AUTH)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_LENGTH, "10000000")
+        .body(Body::from("{}"))
+        .expect("request is valid");
+    let response = app.app.clone().oneshot(request).await.expect("router answers");
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(app.user_count(), 0);
 }
 

@@ -119,11 +119,18 @@ struct ProbeResponse {
 }
 
 impl ProbeResponse {
-    /// Returns whether axum's router rejected the request because no route
-    /// matched: a 404 or 405 with an empty body. Sluice's own errors carry a
-    /// JSON body.
+    /// Returns whether the router's fallbacks rejected the request because no
+    /// route matched: a 404 whose message starts with "no API route matches",
+    /// or a 405 with the code `S040500`. A handler's own 404, such as for an
+    /// unknown MCP server, names the object instead.
     fn is_routing_miss(&self) -> bool {
-        matches!(self.status, StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED) && self.body.is_empty()
+        let body: Value = serde_json::from_slice(&self.body).unwrap_or_default();
+        let message = body["errorMessage"].as_str().unwrap_or_default();
+        match self.status {
+            StatusCode::NOT_FOUND => message.starts_with("no API route matches"),
+            StatusCode::METHOD_NOT_ALLOWED => body["errorCode"] == "S040500",
+            _ => false,
+        }
     }
 
     fn json(&self) -> Value {

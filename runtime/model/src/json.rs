@@ -1,7 +1,7 @@
 //! Decoding of a JSON request body: a nesting limit checked before
 //! parsing, and errors that name the field.
 
-use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::BodyError;
@@ -48,14 +48,21 @@ pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {
     }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
-        let path = err.path().to_string();
+        let mut path = err.path().to_string();
+        // The path of a field whose name was not read yet, such as in a body
+        // that ends after a comma, is `?`.
+        if path == "?" {
+            path = ".".to_owned();
+        }
         let inner = err.into_inner();
         if (inner.is_syntax() || inner.is_eof()) && path == "." {
             BodyError::Malformed(format!("request body is not valid JSON: {inner}"))
-        } else if (inner.is_syntax() || inner.is_eof()) && serde_json::from_slice::<IgnoredAny>(bytes).is_ok() {
+        } else if inner.is_syntax() && serde_json::from_slice::<Value>(bytes).is_ok() {
             // serde_json reports an enum given as a number, boolean, array or
             // null as a syntax error, though the text is valid JSON. The
-            // enums of the request bodies are all strings.
+            // enums of the request bodies are all strings. Parsing the whole
+            // body as a value tells this case from a lone surrogate, bytes
+            // that are not UTF-8 or a number out of range.
             BodyError::Malformed(format!(
                 "invalid field `{path}`: expected one of the field's values as a JSON string (line {}, column {})",
                 inner.line(),
@@ -238,6 +245,10 @@ mod tests {
         assert!(err.to_string().starts_with("invalid field `status`: expected one of the field's values"), "message: {err}");
         let err = parse_body::<Body>(b"{\"status\": tru}").expect_err("not JSON");
         assert!(err.to_string().starts_with("request body is not valid JSON in field `status`"), "message: {err}");
+        let err = parse_body::<Body>(b"{\"status\": \"\\ud800\"}").expect_err("a lone surrogate");
+        assert!(err.to_string().starts_with("request body is not valid JSON in field `status`"), "message: {err}");
+        let err = parse_body::<Body>(b"{\"status\": \"enabled\",").expect_err("cut short");
+        assert!(err.to_string().starts_with("request body is not valid JSON: EOF"), "message: {err}");
     }
 
     #[test]

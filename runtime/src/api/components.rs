@@ -10,6 +10,7 @@ use axum::routing::post;
 use axum::{Extension, Json, Router};
 use base64::Engine as _;
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -104,7 +105,9 @@ async fn publish(
     })))
 }
 
-async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+/// Lists the project's published components. The body has no fields but
+/// must still be empty or a JSON object.
+async fn list(State(state): State<AppState>, caller: Caller, _: ApiJson<IgnoredAny>) -> Result<Json<Value>, ApiError> {
     let published = state.published()?;
     let project = caller.project.clone();
     let manifests = blocking(move || Ok(published.store().list_components(&project)?)).await?;

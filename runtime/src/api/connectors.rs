@@ -11,6 +11,7 @@ use axum::extract::{Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 
 use super::auth::Caller;
@@ -224,9 +225,12 @@ async fn delete_connector(
     Ok(Json(json!({})))
 }
 
+/// Lists the project's connector instances. The body has no fields but must
+/// still be empty or a JSON object.
 async fn list_connectors(
     State(state): State<AppState>,
     caller: Caller,
+    _: ApiJson<IgnoredAny>,
 ) -> Result<Json<Value>, ApiError> {
     let backend = state.backend();
     let project = caller.project.clone();

@@ -28,6 +28,8 @@ pub const FORBIDDEN: &str = "S040300";
 pub const RUN_FAILED: &str = "S042200";
 /// The flow, tenant, run or other object does not exist.
 pub const NOT_FOUND: &str = "S040400";
+/// The route does not take the request's method.
+pub const METHOD_NOT_ALLOWED: &str = "S040500";
 /// The change conflicts with existing data, such as a taken login id.
 pub const CONFLICT: &str = "S040900";
 /// The client did not send the whole request body in time.
@@ -117,6 +119,26 @@ impl ApiError {
             return Self::new(StatusCode::NOT_FOUND, USER_NOT_FOUND, "User not found", format!("user `{id}` not found"));
         }
         Self::new(StatusCode::NOT_FOUND, NOT_FOUND, "Not found", format!("{kind} `{id}` not found"))
+    }
+
+    /// 404 for a path that is no route of the API.
+    pub fn route_not_found(method: &str, path: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            NOT_FOUND,
+            "Not found",
+            format!("no API route matches `{method} {path}`; `GET /openapi.json` lists the routes"),
+        )
+    }
+
+    /// 405 for a route called with a method it does not take.
+    pub fn method_not_allowed(method: &str, path: &str) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            METHOD_NOT_ALLOWED,
+            "Method not allowed",
+            format!("route `{path}` does not take `{method}`; `GET /openapi.json` lists the methods of each route"),
+        )
     }
 
     /// 409: the change conflicts with existing data.

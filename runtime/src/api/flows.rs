@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use serde::de::IgnoredAny;
 use serde_json::{Map, Value, json};
 use sluice_flow::CompiledFlow;
 use sluice_model::body::flows::{
@@ -368,7 +369,9 @@ fn flow_summary(version: &FlowVersion) -> Value {
     })
 }
 
-async fn list_flows(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+/// Lists the project's flows. The body has no fields but must still be
+/// empty or a JSON object.
+async fn list_flows(State(state): State<AppState>, caller: Caller, _: ApiJson<IgnoredAny>) -> Result<Json<Value>, ApiError> {
     let backend = state.backend();
     let project = caller.project.clone();
     let flows = blocking(move || Ok(backend.active_flows(&project)?)).await?;

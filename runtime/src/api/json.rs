@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
@@ -30,6 +30,16 @@ where
             .extensions()
             .get::<BodyLimit>()
             .map_or(usize::MAX, |limit| limit.0);
+        // A declared length over the limit is rejected before the body is
+        // read, so the client does not wait for the read timeout.
+        let declared = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > limit as u64) {
+            return Err(ApiError::payload_too_large(limit));
+        }
         let read_timeout = request.extensions().get::<BodyReadTimeout>().map(|timeout| timeout.0);
         let read = Bytes::from_request(request, state);
         let read = match read_timeout {

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::{Map, Value, json};
 
 use super::auth::Caller;
@@ -226,9 +227,12 @@ async fn delete_server(
     Ok(Json(json!({})))
 }
 
+/// Lists the project's MCP servers. The body has no fields but must still be
+/// empty or a JSON object.
 async fn list_servers(
     State(state): State<AppState>,
     caller: Caller,
+    _: ApiJson<IgnoredAny>,
 ) -> Result<Json<Value>, ApiError> {
     let backend = state.backend();
     let project = caller.project.clone();

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -299,6 +299,8 @@ pub fn router(state: AppState) -> Router {
         .merge(tenants::routes())
         .merge(audit::routes())
         .merge(openapi::routes())
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::Extension(BodyLimit(limit)))
         .layer(axum::Extension(BodyReadTimeout(body_read_timeout)))
@@ -307,6 +309,18 @@ pub fn router(state: AppState) -> Router {
             observe_request,
         ))
         .with_state(state)
+}
+
+/// Returns 404 for a path that is no route of the API, in Descope's error
+/// shape, so that clients parse it like every other error.
+async fn unknown_route(method: Method, uri: Uri) -> error::ApiError {
+    error::ApiError::route_not_found(method.as_str(), uri.path())
+}
+
+/// Returns 405 for a route called with a method it does not take, in
+/// Descope's error shape.
+async fn method_not_allowed(method: Method, uri: Uri) -> error::ApiError {
+    error::ApiError::method_not_allowed(method.as_str(), uri.path())
 }
 
 /// Opens one span per request and counts the response by route template.
