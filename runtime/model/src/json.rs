@@ -61,7 +61,7 @@ pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {
             // serde_json reports an enum given as a number, boolean, array or
             // null as a syntax error, though the text is valid JSON. The
             // enums of the request bodies are all strings. Parsing the whole
-            // body as a value tells this case from a lone surrogate, bytes
+            // body as a value separates this case from a lone surrogate, bytes
             // that are not UTF-8 or a number out of range.
             BodyError::Malformed(format!(
                 "invalid field `{path}`: expected one of the field's values as a JSON string (line {}, column {})",
@@ -230,7 +230,7 @@ mod tests {
     }
 
     #[test]
-    fn enum_of_wrong_type_is_not_a_syntax_error() {
+    fn enum_wrong_type_names_field() {
         #[derive(Debug, serde::Deserialize)]
         #[serde(rename_all = "lowercase")]
         enum Status {

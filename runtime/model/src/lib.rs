@@ -1,6 +1,6 @@
 //! Identity records and management API request bodies of Sluice.
 //!
-//! This crate holds what the runtime reads from API clients and stores,
+//! This crate contains what the runtime reads from API clients and stores,
 //! without the engine, the store or the HTTP server:
 //!
 //! - [`identity`]: users, tenants and audit events, with Descope's field

@@ -55,7 +55,8 @@ where
                 ApiError::bad_request(format!("cannot read the request body: {}", rejection.body_text()))
             }
         })?;
-        parse_body(&bytes).map(ApiJson)
+        let value = sluice_model::json::parse_body(&bytes)?;
+        Ok(ApiJson(value))
     }
 }
 
@@ -68,14 +69,3 @@ pub struct BodyLimit(pub usize);
 /// extensions by the router.
 #[derive(Debug, Clone, Copy)]
 pub struct BodyReadTimeout(pub Duration);
-
-/// Parses a JSON body as [`sluice_model::json::parse_body`] does; an empty
-/// body is read as `{}`.
-///
-/// # Errors
-///
-/// Returns a 400 [`ApiError`] that names the JSON path of the bad field, or
-/// the top-level field where the body nests deeper than [`MAX_JSON_DEPTH`].
-pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    sluice_model::json::parse_body(bytes).map_err(ApiError::from)
-}

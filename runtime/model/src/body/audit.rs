@@ -117,7 +117,8 @@ pub struct EventBody {
     /// `info`, `warn` or `error`.
     #[serde(rename = "type")]
     pub audit_type: Option<String>,
-    /// Who caused the event, such as a user id or a service name.
+    /// Id of the actor that caused the event, such as a user id or a
+    /// service name.
     pub actor_id: Option<String>,
     /// Tenant the event is about.
     pub tenant_id: Option<String>,
@@ -134,7 +135,7 @@ pub struct CustomEvent {
     pub action: String,
     /// Severity.
     pub audit_type: AuditType,
-    /// Who caused the event.
+    /// Id of the actor that caused the event.
     pub actor_id: String,
     /// Tenant the event is about, when not empty.
     pub tenant_id: Option<String>,
